@@ -1,0 +1,179 @@
+import { decode, ByteSource, Insn } from '../decoder/decoder.js';
+import { MemoryBus } from '../mmu/memory-bus.js';
+import type { IoBus } from '../../devices/bus/io-bus.js';
+import { Reg, S, Seg, STATE_BASE } from './state-layout.js';
+import { fault, Vec } from './faults.js';
+import { getEflags, setEflags, EFLAGS_FIXED } from './flags.js';
+
+/** Family 6 (P6), model 3, stepping 3: what RESET leaves in EDX and CPUID leaf 1 reports. */
+export const CPU_SIGNATURE = 0x0633;
+
+export const CR0_PE = 0x1, CR0_MP = 0x2, CR0_EM = 0x4, CR0_TS = 0x8, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000, CR0_PG = 0x80000000;
+
+/**
+ * The architectural state and the primitive operations every instruction family uses:
+ * register access by size, segmented memory access with limit checks, the stack.
+ * State sits in the machine's WebAssembly.Memory; these are views of it.
+ */
+export class Cpu implements ByteSource {
+  readonly st: Int32Array;
+  readonly r16: Uint16Array;
+  readonly r8: Uint8Array;
+  /** Linear address of the last ModRM memory operand, for read-modify-write. */
+  opLin = 0;
+  /** Instructions retired, kept in a number (exact to 2^53) and mirrored into the state block. */
+  retired = 0;
+  readonly insn = new Insn();
+
+  constructor(memory: WebAssembly.Memory, readonly mem: MemoryBus, readonly io: IoBus) {
+    this.st = new Int32Array(memory.buffer, STATE_BASE, 0x400);
+    this.r16 = new Uint16Array(memory.buffer, STATE_BASE, 16);
+    this.r8 = new Uint8Array(memory.buffer, STATE_BASE, 32);
+    this.reset();
+  }
+
+  /** Power-on state, as after RESET: real mode, CS:IP = F000:FFF0 with base FFFF0000. */
+  reset(): void {
+    this.st.fill(0);
+    this.st[S.EFLAGS] = EFLAGS_FIXED;
+    this.st[S.CR0] = CR0_ET | 0x60000000;
+    this.st[S.A20_MASK] = -1;
+    for (let s = 0; s < 6; s++) {
+      this.st[S.SEG_LIMIT + s] = 0xffff;
+      this.st[S.SEG_FLAGS + s] = 0x93;
+    }
+    this.st[S.SEG_FLAGS + Seg.CS] = 0x9b;
+    this.st[S.SEL + Seg.CS] = 0xf000;
+    this.st[S.SEG_BASE + Seg.CS] = 0xffff0000 | 0;
+    this.st[S.EIP] = 0xfff0;
+    this.st[S.GDTR_LIMIT] = 0xffff;
+    this.st[S.IDTR_LIMIT] = 0xffff;
+    this.st[Reg.EDX] = CPU_SIGNATURE;
+    this.st[S.DR0 + 6] = 0xffff0ff0 | 0;
+    this.st[S.DR0 + 7] = 0x400;
+    this.retired = 0;
+  }
+
+  get eip(): number { return this.st[S.EIP] >>> 0; }
+  set eip(v: number) { this.st[S.EIP] = v; }
+  get protectedMode(): boolean { return (this.st[S.CR0] & CR0_PE) !== 0; }
+  get code32(): boolean { return this.st[S.CS_DEFAULT32] !== 0; }
+  get eflags(): number { return getEflags(this.st); }
+  setEflags(value: number, mask: number): void { setEflags(this.st, value, mask); }
+
+  // ---- registers by size (8-bit: 0-3 low bytes of EAX..EBX, 4-7 high bytes) ----
+  getReg8(r: number): number { return this.r8[((r & 3) << 2) | (r >> 2)]; }
+  setReg8(r: number, v: number): void { this.r8[((r & 3) << 2) | (r >> 2)] = v; }
+  getReg16(r: number): number { return this.r16[r << 1]; }
+  setReg16(r: number, v: number): void { this.r16[r << 1] = v; }
+  getReg(size: number, r: number): number {
+    return size === 32 ? this.st[r] : size === 16 ? this.r16[r << 1] : this.r8[((r & 3) << 2) | (r >> 2)];
+  }
+  setReg(size: number, r: number, v: number): void {
+    if (size === 32) this.st[r] = v;
+    else if (size === 16) this.r16[r << 1] = v;
+    else this.r8[((r & 3) << 2) | (r >> 2)] = v;
+  }
+
+  // ---- linear memory (paging arrives with the protected-mode issue) ----
+  readLin8(lin: number): number { return this.mem.read8(lin & this.st[S.A20_MASK]); }
+  readLin16(lin: number): number {
+    if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
+    return this.mem.read16(lin & this.st[S.A20_MASK]);
+  }
+  readLin32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
+    return this.mem.read32(lin & this.st[S.A20_MASK]);
+  }
+  writeLin8(lin: number, v: number): void { this.mem.write8(lin & this.st[S.A20_MASK], v); }
+  writeLin16(lin: number, v: number): void {
+    if ((lin & 0xfff) === 0xfff) { this.writeLin8(lin, v); this.writeLin8(lin + 1, v >> 8); return; }
+    this.mem.write16(lin & this.st[S.A20_MASK], v);
+  }
+  writeLin32(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffc) { this.writeLin16(lin, v); this.writeLin16(lin + 2, v >>> 16); return; }
+    this.mem.write32(lin & this.st[S.A20_MASK], v);
+  }
+  readLin(size: number, lin: number): number {
+    return size === 32 ? this.readLin32(lin) : size === 16 ? this.readLin16(lin) : this.readLin8(lin);
+  }
+  writeLin(size: number, lin: number, v: number): void {
+    if (size === 32) this.writeLin32(lin, v); else if (size === 16) this.writeLin16(lin, v); else this.writeLin8(lin, v);
+  }
+
+  // ---- segmentation ----
+  /** Linear address of seg:offset for an access of `bytes` bytes, after the limit check. */
+  linear(seg: number, offset: number, bytes: number): number {
+    const off = offset >>> 0;
+    if (off + bytes - 1 > this.st[S.SEG_LIMIT + seg] >>> 0) fault(seg === Seg.SS ? Vec.SS : Vec.GP, 0);
+    return (this.st[S.SEG_BASE + seg] + off) | 0;
+  }
+  /** Effective address (offset) of the decoded ModRM memory operand. */
+  ea(i: Insn): number {
+    let off = i.disp;
+    if (i.eaBase >= 0) off += this.st[i.eaBase];
+    if (i.eaIndex >= 0) off += this.st[i.eaIndex] << i.eaScale;
+    return i.a32 ? off | 0 : off & 0xffff;
+  }
+  /** Linear address of the ModRM memory operand, remembered for a later write-back. */
+  eaLinear(i: Insn, bytes: number): number {
+    return (this.opLin = this.linear(i.seg, this.ea(i), bytes));
+  }
+
+  // ---- ModRM operands ----
+  readE(i: Insn, size: number): number {
+    if (i.mod === 3) return this.getReg(size, i.rm);
+    return this.readLin(size, this.eaLinear(i, size >> 3));
+  }
+  /** Writes the r/m operand after readE computed its address. */
+  writeBackE(i: Insn, size: number, v: number): void {
+    if (i.mod === 3) this.setReg(size, i.rm, v); else this.writeLin(size, this.opLin, v);
+  }
+  writeE(i: Insn, size: number, v: number): void {
+    if (i.mod === 3) this.setReg(size, i.rm, v); else this.writeLin(size, this.eaLinear(i, size >> 3), v);
+  }
+
+  // ---- stack ----
+  get stack32(): boolean { return this.st[S.SS_DEFAULT32] !== 0; }
+  /** Stack pointer after moving it by `delta`, wrapped to the stack size. */
+  private movedSp(delta: number): number {
+    return this.st[S.SS_DEFAULT32] ? (this.st[Reg.ESP] + delta) | 0 : (this.st[Reg.ESP] + delta) & 0xffff;
+  }
+  private setSp(sp: number): void {
+    if (this.st[S.SS_DEFAULT32]) this.st[Reg.ESP] = sp; else this.r16[Reg.ESP << 1] = sp;
+  }
+  push(size: number, v: number): void {
+    const bytes = size >> 3;
+    const sp = this.movedSp(-bytes);
+    this.writeLin(size, this.linear(Seg.SS, sp, bytes), v);
+    this.setSp(sp);
+  }
+  pop(size: number): number {
+    const bytes = size >> 3;
+    const sp = this.movedSp(0);
+    const v = this.readLin(size, this.linear(Seg.SS, sp, bytes));
+    this.setSp(this.movedSp(bytes));
+    return v;
+  }
+  /** Reads the stack at ESP + offset without popping (for RET imm, IRET, far returns). */
+  peek(size: number, offset: number): number {
+    return this.readLin(size, this.linear(Seg.SS, this.movedSp(offset), size >> 3));
+  }
+  adjustSp(delta: number): void { this.setSp(this.movedSp(delta)); }
+
+  // ---- instruction fetch (ByteSource for the decoder) ----
+  byteAt(offset: number): number {
+    const off = this.st[S.CS_DEFAULT32] ? offset >>> 0 : offset & 0xffff;
+    if (off > this.st[S.SEG_LIMIT + Seg.CS] >>> 0) fault(Vec.GP, 0);
+    return this.readLin8(this.st[S.SEG_BASE + Seg.CS] + off);
+  }
+  decodeAt(eip: number): Insn { return decode(this, eip, this.st[S.CS_DEFAULT32] !== 0, this.insn); }
+
+  // ---- ports ----
+  in(size: number, port: number): number {
+    return size === 8 ? this.io.read8(port) : size === 16 ? this.io.read16(port) : this.io.read32(port);
+  }
+  out(size: number, port: number, v: number): void {
+    if (size === 8) this.io.write8(port, v & 0xff); else if (size === 16) this.io.write16(port, v & 0xffff); else this.io.write32(port, v);
+  }
+}

@@ -1,0 +1,158 @@
+import { decode, DecodeStatus, Insn } from '../decoder/decoder.js';
+import { Attr, OPCODES, OpcodeEntry } from '../decoder/table.js';
+import type { Cpu } from './cpu.js';
+import { CpuFault, fault, Vec } from './faults.js';
+import { unsupported } from './unsupported.js';
+import { IF } from './flags.js';
+import { deliverException, deliverInterrupt } from './interrupts.js';
+import { realOrV86 } from './segments.js';
+import { Reg, S, Seg } from './state-layout.js';
+import { Exec, HandlerMap } from './ops/operands.js';
+import { INSTRUCTION_FAMILIES } from './ops/families.js';
+import { BoundInsn, DecodeCache } from './decode-cache.js';
+
+/** All families' builders in one map; a key defined by two families is a bug (semantics exist once). */
+function allBuilders(families: HandlerMap[]): HandlerMap {
+  const builders: HandlerMap = {};
+  for (const family of families) {
+    for (const [key, build] of Object.entries(family)) {
+      if (builders[key] !== undefined) throw new Error(`instruction ${key} is implemented by two families`);
+      builders[key] = build;
+    }
+  }
+  return builders;
+}
+
+function buildExecutors(families: HandlerMap[], o32: boolean): Exec[] {
+  const builders = allBuilders(families);
+  return OPCODES.map((entry) => {
+    const build = builders[entry.key];
+    if (build) return build(entry, o32);
+    const name = o32 ? entry.mnemonic32 : entry.mnemonic16;
+    return (cpu: Cpu, i: Insn) => unsupported(cpu, i, `${name} is not implemented`);
+  });
+}
+
+/** Table entries that no family implements (a test keeps this list empty). */
+export function unimplementedEntries(): OpcodeEntry[] {
+  const builders = allBuilders(INSTRUCTION_FAMILIES);
+  return OPCODES.filter((e) => builders[e.key] === undefined);
+}
+
+/** Why a run slice stopped. */
+export const enum StopReason { BUDGET = 0, HALTED = 1, STOPPED = 2 }
+
+/** Checks that cost nothing for ordinary instructions: LOCK rules, privilege, mode. */
+const CHECKED_ATTRS = Attr.PRIV | Attr.PM;
+
+/**
+ * The interpreter: decode with the opcode table, dispatch to the family executor, roll back and
+ * deliver exceptions. One instance per CPU.
+ */
+export class Interpreter {
+  private readonly exec16: Exec[];
+  private readonly exec32: Exec[];
+  private readonly cache: DecodeCache;
+  /** EIP and ESP at the start of the running instruction, restored when it faults. */
+  private faultEip = 0;
+  private faultEsp = 0;
+  /** Set by devices or the host to end the current slice after the running instruction. */
+  stopRequested = false;
+  /** Acknowledges the pending external interrupt and returns its vector (the interrupt controller). */
+  acknowledgeInterrupt: (() => number) | null = null;
+
+  constructor(readonly cpu: Cpu) {
+    this.cache = new DecodeCache(cpu.mem);
+    this.exec16 = buildExecutors(INSTRUCTION_FAMILIES, false);
+    this.exec32 = buildExecutors(INSTRUCTION_FAMILIES, true);
+  }
+
+  /** Runs up to `budget` instructions; returns why it stopped. cpu.retired counts each retired instruction as it retires (RDTSC reads it). */
+  run(budget: number): StopReason {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    let end = cpu.retired + budget;
+    this.stopRequested = false;
+    for (;;) {
+      try {
+        return this.loop(end);
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        // A delivered exception uses budget too, so a guest whose handler faults again and
+        // again still returns control to the machine.
+        end--;
+        st[S.EIP] = this.faultEip;
+        st[Reg.ESP] = this.faultEsp;
+        deliverException(cpu, e);
+        if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+        if (this.stopRequested) return StopReason.STOPPED;
+      }
+    }
+  }
+
+  /** The instruction loop; a fault unwinds to run(), which delivers it and comes back. */
+  private loop(end: number): StopReason {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    const cache = this.cache;
+    while (cpu.retired < end) {
+      if (st[S.INTR] !== 0 && (st[S.EFLAGS] & IF) !== 0 && st[S.INT_SHADOW] === 0) this.acceptInterrupt();
+      if (st[S.HALTED] !== 0) return StopReason.HALTED;
+      const start = st[S.EIP];
+      this.faultEip = start;
+      this.faultEsp = st[Reg.ESP];
+      const phys = (st[S.SEG_BASE + Seg.CS] + start) & st[S.A20_MASK];
+      let insn = cache.lookup(phys, st[S.CS_DEFAULT32] !== 0);
+      if (insn === undefined || ((start + insn.length - 1) >>> 0) > (st[S.SEG_LIMIT + Seg.CS] >>> 0)) {
+        insn = this.decodeUncached(start, phys);
+      }
+      if (insn.needsChecks) this.checkAttributes(insn);
+      const next = start + insn.length;
+      st[S.EIP] = insn.default32 ? next : next & 0xffff;
+      insn.exec(cpu, insn);
+      cpu.retired++;
+      if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+      if (this.stopRequested) return StopReason.STOPPED;
+    }
+    return StopReason.BUDGET;
+  }
+
+  /**
+   * Decodes at EIP (raising #UD, #GP or a fetch fault as the hardware would) and binds the
+   * executor; keeps the result in the decode cache when it lies in one RAM page.
+   */
+  private decodeUncached(start: number, phys: number): BoundInsn {
+    const cpu = this.cpu;
+    const bound = decode(cpu, start, cpu.st[S.CS_DEFAULT32] !== 0, new BoundInsn());
+    const entry = bound.entry;
+    if (entry === undefined) {
+      if (bound.status === DecodeStatus.TOO_LONG) fault(Vec.GP, 0);
+      fault(Vec.UD);
+    }
+    bound.exec = (bound.o32 ? this.exec32 : this.exec16)[entry.id];
+    bound.needsChecks = (entry.attrs & CHECKED_ATTRS) !== 0 || bound.lock;
+    if ((bound.default32 || start + bound.length <= 0x10000) && this.cache.cacheable(phys, bound)) this.cache.insert(phys, bound);
+    return bound;
+  }
+
+  private checkAttributes(insn: BoundInsn): void {
+    const cpu = this.cpu;
+    const entry = insn.entry!;
+    if (insn.lock && ((entry.attrs & Attr.LOCK) === 0 || insn.mod === 3)) fault(Vec.UD);
+    if ((entry.attrs & Attr.PM) !== 0 && realOrV86(cpu)) fault(Vec.UD);
+    if ((entry.attrs & Attr.PRIV) !== 0 && cpu.st[S.CPL] !== 0) fault(Vec.GP, 0);
+  }
+
+  private acceptInterrupt(): void {
+    if (this.acknowledgeInterrupt === null) return;
+    const vector = this.acknowledgeInterrupt();
+    if (vector < 0) return;
+    this.cpu.st[S.HALTED] = 0;
+    try {
+      deliverInterrupt(this.cpu, vector, -1, false);
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      deliverException(this.cpu, e);
+    }
+  }
+}

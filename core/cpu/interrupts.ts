@@ -1,0 +1,107 @@
+import type { Cpu } from './cpu.js';
+import { CpuFault, fault, GuestError, Vec, VECTOR_NAMES } from './faults.js';
+import { AC, IF, NT, RF, TF, VM } from './flags.js';
+import { loadSegment, realOrV86 } from './segments.js';
+import { S, Seg } from './state-layout.js';
+
+/** Exceptions that push an error code in protected mode. */
+const HAS_ERROR_CODE = new Set([Vec.DF, Vec.TS, Vec.NP, Vec.SS, Vec.GP, Vec.PF, Vec.AC]);
+/** Contributory exceptions: two in a row make a double fault. */
+const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
+
+/**
+ * Delivers an interrupt or exception with EIP already set to the address the frame must
+ * hold: the faulting instruction for faults, the next instruction for traps and INT n.
+ */
+export function deliverInterrupt(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+  if (!cpu.protectedMode) deliverReal(cpu, vector);
+  else deliverProtected(cpu, vector, errorCode, software);
+}
+
+function deliverReal(cpu: Cpu, vector: number): void {
+  const st = cpu.st;
+  if (vector * 4 + 3 > st[S.IDTR_LIMIT] >>> 0) fault(Vec.GP, vector * 8 + 2);
+  const flags = cpu.eflags;
+  cpu.push(16, flags);
+  cpu.push(16, st[S.SEL + Seg.CS]);
+  cpu.push(16, st[S.EIP]);
+  const entry = st[S.IDTR_BASE] + vector * 4;
+  const ip = cpu.readLin16(entry);
+  const cs = cpu.readLin16(entry + 2);
+  loadSegment(cpu, Seg.CS, cs);
+  st[S.EIP] = ip;
+  cpu.setEflags(0, IF | TF | AC | RF);
+}
+
+/** Interrupt and trap gates to the current privilege level; the rest arrives with the protected-mode issue. */
+function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+  const st = cpu.st;
+  if (st[S.EFLAGS] & VM) throw new GuestError(`interrupt ${vector} in virtual-8086 mode is not supported yet`, 'unsupported');
+  const idt = vector * 8;
+  if (idt + 7 > st[S.IDTR_LIMIT] >>> 0) fault(Vec.GP, idt + 2);
+  const lo = cpu.readLin32(st[S.IDTR_BASE] + idt);
+  const hi = cpu.readLin32(st[S.IDTR_BASE] + idt + 4);
+  const type = (hi >> 8) & 0x1f;
+  const dpl = (hi >> 13) & 3;
+  const gate32 = (type & 0x8) !== 0;
+  if (type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) {
+    throw new GuestError(`IDT entry ${vector} has gate type 0x${type.toString(16)}; task gates are not supported yet`, 'unsupported');
+  }
+  if (software && dpl < st[S.CPL]) fault(Vec.GP, idt + 2);
+  if ((hi & 0x8000) === 0) fault(Vec.NP, idt + 2);
+  const selector = lo >>> 16;
+  const target = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
+  if ((selector & 3) !== st[S.CPL] && (selector & 0xfffc) !== 0) {
+    throw new GuestError(`interrupt ${vector} through a gate to another privilege level is not supported yet`, 'unsupported');
+  }
+  const size = gate32 ? 32 : 16;
+  const flags = cpu.eflags;
+  const oldCs = st[S.SEL + Seg.CS];
+  const oldEip = st[S.EIP];
+  loadSegment(cpu, Seg.CS, (selector & 0xfffc) | st[S.CPL]);
+  cpu.push(size, flags);
+  cpu.push(size, oldCs);
+  cpu.push(size, oldEip);
+  if (errorCode >= 0) cpu.push(size, errorCode);
+  st[S.EIP] = target;
+  cpu.setEflags(0, TF | NT | RF | VM | (type & 1 ? 0 : IF));
+}
+
+/**
+ * Delivers a CPU exception raised by an instruction, escalating to a double fault when the
+ * delivery itself faults, and to a triple fault (an error for the user) after that.
+ */
+export function deliverException(cpu: Cpu, f: CpuFault): void {
+  const code = !realOrV86(cpu) && HAS_ERROR_CODE.has(f.vector) ? Math.max(0, f.errorCode) : -1;
+  try {
+    deliverInterrupt(cpu, f.vector, code, false);
+  } catch (second) {
+    if (!(second instanceof CpuFault)) throw second;
+    const escalate = f.vector === Vec.DF || (CONTRIBUTORY.has(f.vector) || f.vector === Vec.PF) && (CONTRIBUTORY.has(second.vector) || second.vector === Vec.PF);
+    if (f.vector === Vec.DF) throw tripleFault(cpu, f, second);
+    if (escalate || !cpu.protectedMode) {
+      try {
+        deliverInterrupt(cpu, Vec.DF, cpu.protectedMode ? 0 : -1, false);
+      } catch (third) {
+        if (!(third instanceof CpuFault)) throw third;
+        throw tripleFault(cpu, f, second);
+      }
+      return;
+    }
+    deliverException(cpu, second);
+  }
+}
+
+function tripleFault(cpu: Cpu, first: CpuFault, second: CpuFault): GuestError {
+  const at = `${hex(cpu.st[S.SEL + Seg.CS], 4)}:${hex(cpu.st[S.EIP], cpu.code32 ? 8 : 4)}`;
+  return new GuestError(`triple fault at ${at}: ${name(first)} could not be delivered (${name(second)} while delivering it)`, 'triple-fault');
+}
+
+function name(f: CpuFault): string {
+  const n = VECTOR_NAMES[f.vector] ?? `vector ${f.vector}`;
+  return f.errorCode >= 0 ? `${n}(0x${f.errorCode.toString(16)})` : n;
+}
+
+export function hex(v: number, digits: number): string {
+  return (v >>> 0).toString(16).toUpperCase().padStart(digits, '0');
+}

@@ -1,0 +1,112 @@
+import type { OpcodeEntry, OperandSpec } from '../../decoder/table.js';
+import type { Insn } from '../../decoder/decoder.js';
+import type { Cpu } from '../cpu.js';
+import { Seg } from '../state-layout.js';
+
+/** Executes one decoded instruction. EIP already points past it when this runs. */
+export type Exec = (cpu: Cpu, i: Insn) => void;
+/** Makes the executor of a table entry for 16-bit (o32 false) or 32-bit operand size. */
+export type Builder = (entry: OpcodeEntry, o32: boolean) => Exec;
+/** A family's builders, keyed by the table's mnemonic key (`ADD`, `Jcc`, `CBW`). */
+export type HandlerMap = Record<string, Builder>;
+
+export type Reader = (cpu: Cpu, i: Insn) => number;
+export type Writer = (cpu: Cpu, i: Insn, value: number) => void;
+
+const BYTE_REGS: Record<string, number> = { AL: 0, CL: 1, DL: 2, BL: 3, AH: 4, CH: 5, DH: 6, BH: 7 };
+const WORD_REGS: Record<string, number> = { AX: 0, CX: 1, DX: 2, BX: 3 };
+const SEG_REGS: Record<string, number> = { ES: Seg.ES, CS: Seg.CS, SS: Seg.SS, DS: Seg.DS, FS: Seg.FS, GS: Seg.GS };
+export { SEG_REGS };
+
+/** Operand size in bits of an operand spec under the given operand-size attribute. */
+export function operandSize(spec: OperandSpec, o32: boolean): number {
+  if (spec.method === 'reg') {
+    const r = spec.register!;
+    if (r in BYTE_REGS) return 8;
+    if (r in WORD_REGS || r in SEG_REGS) return 16;
+    return o32 ? 32 : 16;
+  }
+  switch (spec.size) {
+    case 'b': return 8;
+    case 'w': return 16;
+    case 'd': return 32;
+    default: return o32 ? 32 : 16;
+  }
+}
+
+function fixedRegister(spec: OperandSpec): number {
+  const r = spec.register!;
+  if (r in BYTE_REGS) return BYTE_REGS[r];
+  if (r in WORD_REGS) return WORD_REGS[r];
+  return 0;
+}
+
+/** A reader for any general operand (E, G, I, Z, fixed registers, the constant 1). */
+export function reader(entry: OpcodeEntry, index: number, o32: boolean): Reader {
+  const spec = entry.operands[index];
+  const size = operandSize(spec, o32);
+  switch (spec.method) {
+    case 'E': return (cpu, i) => cpu.readE(i, size);
+    case 'G': return (cpu, i) => cpu.getReg(size, i.reg);
+    case 'I': return index === firstImmediate(entry) ? (_cpu, i) => i.imm : (_cpu, i) => i.imm2;
+    case 'Z': { const r = entry.embedded; return (cpu) => cpu.getReg(size, r); }
+    case 'reg': { const r = fixedRegister(spec); return (cpu) => cpu.getReg(size, r); }
+    case 'const': return () => 1;
+    case 'O': return (cpu, i) => cpu.readLin(size, cpu.linear(i.seg, i.disp, size >> 3));
+    default: throw new Error(`no reader for operand ${spec.text} of ${entry.source}`);
+  }
+}
+
+/** A writer for a destination operand. For E it writes back to the address a preceding read computed. */
+export function writeBack(entry: OpcodeEntry, index: number, o32: boolean): Writer {
+  const spec = entry.operands[index];
+  const size = operandSize(spec, o32);
+  switch (spec.method) {
+    case 'E': return (cpu, i, v) => cpu.writeBackE(i, size, v);
+    default: return writer(entry, index, o32);
+  }
+}
+
+/** A writer for a destination operand that was not read first. */
+export function writer(entry: OpcodeEntry, index: number, o32: boolean): Writer {
+  const spec = entry.operands[index];
+  const size = operandSize(spec, o32);
+  switch (spec.method) {
+    case 'E': return (cpu, i, v) => cpu.writeE(i, size, v);
+    case 'G': return (cpu, i, v) => cpu.setReg(size, i.reg, v);
+    case 'Z': { const r = entry.embedded; return (cpu, _i, v) => cpu.setReg(size, r, v); }
+    case 'reg': { const r = fixedRegister(spec); return (cpu, _i, v) => cpu.setReg(size, r, v); }
+    case 'O': return (cpu, i, v) => cpu.writeLin(size, cpu.linear(i.seg, i.disp, size >> 3), v);
+    default: throw new Error(`no writer for operand ${spec.text} of ${entry.source}`);
+  }
+}
+
+function firstImmediate(entry: OpcodeEntry): number {
+  return entry.operands.findIndex((o) => o.method === 'I');
+}
+
+/**
+ * Reads a memory operand made of two parts, a `firstSize`-bit value then a `secondSize`-bit one
+ * (m16:16/m16:32 far pointers, BOUND pairs). Each part is its own access with its own limit
+ * check, and the second part's offset wraps at the address size, as on hardware: a far pointer
+ * at DS:FFFEh takes its selector from DS:0000h.
+ */
+export function readMemoryPair(cpu: Cpu, i: Insn, firstSize: number, secondSize: number): [number, number] {
+  const offset = cpu.ea(i);
+  const bytes = firstSize >> 3;
+  const next = i.a32 ? (offset + bytes) | 0 : (offset + bytes) & 0xffff;
+  return [
+    cpu.readLin(firstSize, cpu.linear(i.seg, offset, bytes)),
+    cpu.readLin(secondSize, cpu.linear(i.seg, next, secondSize >> 3)),
+  ];
+}
+
+/** Sign-extends the low `size` bits of v. */
+export function signExtend(v: number, size: number): number {
+  return size === 32 ? v | 0 : size === 16 ? (v << 16) >> 16 : (v << 24) >> 24;
+}
+
+/** Zero-extends (truncates) v to `size` bits, as an unsigned number. */
+export function truncate(v: number, size: number): number {
+  return size === 32 ? v >>> 0 : v & ((1 << size) - 1);
+}

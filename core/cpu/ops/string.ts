@@ -1,0 +1,249 @@
+import type { Insn } from '../../decoder/decoder.js';
+import type { OpcodeEntry } from '../../decoder/table.js';
+import { Cpu, CR0_PG } from '../cpu.js';
+import { CpuFault } from '../faults.js';
+import { DF, getZF, setSub } from '../flags.js';
+import { RAM_BASE, Reg, S, Seg } from '../state-layout.js';
+import { checkIoPermission } from './io.js';
+import { Builder, HandlerMap, operandSize } from './operands.js';
+
+/**
+ * Elements one execution of a REP string instruction handles. A longer run re-executes the
+ * instruction (EIP stays on it), so interrupts, devices and the slice budget get their turn
+ * between chunks, as hardware lets interrupts in between iterations.
+ */
+export const REP_CHUNK = 4096;
+
+const REPE = 0xf3;
+
+/**
+ * One element of a string operation with eSI/eDI of `asize` bits, stepping by `step` bytes.
+ * It makes every check that may fault before it writes anything, so a fault in iteration k
+ * leaves memory and registers as after k-1 iterations.
+ */
+type Element = (cpu: Cpu, i: Insn, asize: number, step: number) => void;
+/** Performs n elements at once when that provably gives what the element loop gives; false to fall back to it. */
+type Bulk = (cpu: Cpu, i: Insn, asize: number, step: number, n: number) => boolean;
+
+function sourceSegment(i: Insn): number {
+  return i.segOverride >= 0 ? i.segOverride : Seg.DS;
+}
+
+/** Linear address of the element at DS:eSI (segment override allowed). */
+function source(cpu: Cpu, i: Insn, asize: number, bytes: number): number {
+  return cpu.linear(sourceSegment(i), cpu.getReg(asize, Reg.ESI), bytes);
+}
+
+/** Linear address of the element at ES:eDI (never overridden). */
+function destination(cpu: Cpu, asize: number, bytes: number): number {
+  return cpu.linear(Seg.ES, cpu.getReg(asize, Reg.EDI), bytes);
+}
+
+/** Moves eSI or eDI by `delta`; with 16-bit addresses only SI/DI change, wrapping at 64 KiB. */
+function advance(cpu: Cpu, asize: number, reg: number, delta: number): void {
+  cpu.setReg(asize, reg, cpu.getReg(asize, reg) + delta);
+}
+
+/** The string operand (X or Y) decides the element size: MOVSB bytes, MOVSW/MOVSD by operand size. */
+function elementSize(entry: OpcodeEntry, o32: boolean): number {
+  return operandSize(entry.operands.find((o) => o.method === 'X' || o.method === 'Y')!, o32);
+}
+
+/**
+ * Builds a string instruction from its element. Without a prefix it runs once; with REP it
+ * runs eCX times (none when eCX is 0), at most REP_CHUNK per execution. REPE/REPNE
+ * (`compares`) also stop when ZF says so; for the others F2 repeats like F3, as on Intel.
+ */
+function stringOp(makeElement: (size: number) => Element, compares: boolean, makeBulk?: (size: number) => Bulk): Builder {
+  return (entry, o32) => {
+    const size = elementSize(entry, o32);
+    const bytes = size >> 3;
+    const element = makeElement(size);
+    const bulk = makeBulk?.(size);
+    return (cpu, i) => {
+      const asize = i.a32 ? 32 : 16;
+      const step = (cpu.st[S.EFLAGS] & DF) !== 0 ? -bytes : bytes;
+      if (i.rep === 0) {
+        element(cpu, i, asize, step);
+        return;
+      }
+      let count = cpu.getReg(asize, Reg.ECX) >>> 0;
+      if (count === 0) return;
+      const n = Math.min(count, REP_CHUNK);
+      if (bulk !== undefined && bulk(cpu, i, asize, step, n)) {
+        count -= n;
+        cpu.setReg(asize, Reg.ECX, count);
+      } else {
+        const stopOnZf = i.rep === REPE ? 0 : 1;
+        for (let k = 0; k < n; k++) {
+          element(cpu, i, asize, step);
+          cpu.setReg(asize, Reg.ECX, --count);
+          if (compares && (getZF(cpu.st) !== 0 ? 1 : 0) === stopOnZf) return;
+        }
+      }
+      if (count !== 0) cpu.st[S.EIP] = i.start;
+    };
+  };
+}
+
+const movs = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, i, asize, step) => {
+    const v = cpu.readLin(size, source(cpu, i, asize, bytes));
+    cpu.writeLin(size, destination(cpu, asize, bytes), v);
+    advance(cpu, asize, Reg.ESI, step);
+    advance(cpu, asize, Reg.EDI, step);
+  };
+};
+
+const cmps = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, i, asize, step) => {
+    const a = cpu.readLin(size, source(cpu, i, asize, bytes));
+    const b = cpu.readLin(size, destination(cpu, asize, bytes));
+    setSub(cpu.st, size, a, b, (a - b) | 0, 0);
+    advance(cpu, asize, Reg.ESI, step);
+    advance(cpu, asize, Reg.EDI, step);
+  };
+};
+
+const stos = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, _i, asize, step) => {
+    cpu.writeLin(size, destination(cpu, asize, bytes), cpu.getReg(size, Reg.EAX));
+    advance(cpu, asize, Reg.EDI, step);
+  };
+};
+
+const lods = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, i, asize, step) => {
+    cpu.setReg(size, Reg.EAX, cpu.readLin(size, source(cpu, i, asize, bytes)));
+    advance(cpu, asize, Reg.ESI, step);
+  };
+};
+
+const scas = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, _i, asize, step) => {
+    const a = cpu.getReg(size, Reg.EAX);
+    const b = cpu.readLin(size, destination(cpu, asize, bytes));
+    setSub(cpu.st, size, a, b, (a - b) | 0, 0);
+    advance(cpu, asize, Reg.EDI, step);
+  };
+};
+
+/** INS checks the destination before it reads the port, so a fault does not consume device data. */
+const ins = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, _i, asize, step) => {
+    const port = cpu.getReg16(Reg.EDX);
+    checkIoPermission(cpu, port, bytes);
+    const lin = destination(cpu, asize, bytes);
+    cpu.writeLin(size, lin, cpu.in(size, port));
+    advance(cpu, asize, Reg.EDI, step);
+  };
+};
+
+const outs = (size: number): Element => {
+  const bytes = size >> 3;
+  return (cpu, i, asize, step) => {
+    const port = cpu.getReg16(Reg.EDX);
+    checkIoPermission(cpu, port, bytes);
+    cpu.out(size, port, cpu.readLin(size, source(cpu, i, asize, bytes)));
+    advance(cpu, asize, Reg.ESI, step);
+  };
+};
+
+/**
+ * Index into the memory's byte array of the lowest byte that n elements from seg:reg touch,
+ * or -1 when the element loop could behave differently from one block access: a segment
+ * fault, the index register wrapping, the linear address wrapping, the A20 gate folding the
+ * range, anything but RAM in it, or paging (linear = physical only without it).
+ */
+function ramSpan(cpu: Cpu, seg: number, asize: number, reg: number, step: number, n: number): number {
+  if ((cpu.st[S.CR0] & CR0_PG) !== 0) return -1;
+  const bytes = Math.abs(step);
+  const span = (n - 1) * bytes;
+  const first = cpu.getReg(asize, reg) >>> 0;
+  const low = step > 0 ? first : first - span;
+  if (low < 0 || low + span > (asize === 32 ? 0xffffffff : 0xffff)) return -1;
+  let lowLin: number, highLin: number;
+  try {
+    // The segment check of the lowest and the highest element covers those in between.
+    lowLin = cpu.linear(seg, low, bytes) >>> 0;
+    highLin = (cpu.linear(seg, low + span, bytes) >>> 0) + bytes - 1;
+  } catch (e) {
+    if (e instanceof CpuFault) return -1;
+    throw e;
+  }
+  if (highLin - lowLin !== span + bytes - 1 || highLin >= cpu.mem.ramSize) return -1;
+  const a20 = cpu.st[S.A20_MASK];
+  if ((lowLin & a20) >>> 0 !== lowLin || (highLin & a20) >>> 0 !== highLin) return -1;
+  for (let page = lowLin >>> 12; page <= highLin >>> 12; page++) {
+    if (!cpu.mem.isRam(page << 12)) return -1;
+  }
+  return RAM_BASE + lowLin;
+}
+
+/**
+ * REP MOVS as one memmove. That equals the element loop unless the destination overlaps the
+ * source ahead of it in the direction of travel, where the loop re-reads bytes it has just
+ * written (a pattern fill); that case takes the loop.
+ */
+const bulkMovs = (size: number): Bulk => {
+  const bytes = size >> 3;
+  return (cpu, i, asize, step, n) => {
+    const src = ramSpan(cpu, sourceSegment(i), asize, Reg.ESI, step, n);
+    if (src < 0) return false;
+    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n);
+    if (dst < 0) return false;
+    const length = n * bytes;
+    if (step > 0 ? src < dst && dst < src + length : dst < src && src < dst + length) return false;
+    cpu.mem.bytes.copyWithin(dst, src, src + length);
+    cpu.mem.noteRamWrite(dst - RAM_BASE, length);
+    advance(cpu, asize, Reg.ESI, step * n);
+    advance(cpu, asize, Reg.EDI, step * n);
+    return true;
+  };
+};
+
+/** REP STOS as one fill: every element holds the same value, so the direction does not matter. */
+const bulkStos = (size: number): Bulk => {
+  const bytes = size >> 3;
+  return (cpu, _i, asize, step, n) => {
+    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n);
+    if (dst < 0) return false;
+    const length = n * bytes;
+    const ram = cpu.mem.bytes;
+    const v = cpu.getReg(size, Reg.EAX);
+    if (bytes === 1) {
+      ram.fill(v, dst, dst + length);
+    } else {
+      for (let k = 0; k < bytes; k++) ram[dst + k] = v >>> (8 * k);
+      for (let done = bytes; done < length; done *= 2) ram.copyWithin(dst + done, dst, dst + Math.min(done, length - done));
+    }
+    cpu.mem.noteRamWrite(dst - RAM_BASE, length);
+    advance(cpu, asize, Reg.EDI, step * n);
+    return true;
+  };
+};
+
+const MOVS = stringOp(movs, false, bulkMovs);
+const CMPS = stringOp(cmps, true);
+const STOS = stringOp(stos, false, bulkStos);
+const LODS = stringOp(lods, false);
+const SCAS = stringOp(scas, true);
+const INS = stringOp(ins, false);
+const OUTS = stringOp(outs, false);
+
+/** String instructions: DS:eSI source, ES:eDI destination, DF for the direction, REP prefixes. */
+export const STRING_OPS: HandlerMap = {
+  MOVSB: MOVS, MOVSW: MOVS,
+  CMPSB: CMPS, CMPSW: CMPS,
+  STOSB: STOS, STOSW: STOS,
+  LODSB: LODS, LODSW: LODS,
+  SCASB: SCAS, SCASW: SCAS,
+  INSB: INS, INSW: INS,
+  OUTSB: OUTS, OUTSW: OUTS,
+};

@@ -1,0 +1,250 @@
+import { Cpu } from '../cpu/cpu.js';
+import { GuestError } from '../cpu/faults.js';
+import { IF } from '../cpu/flags.js';
+import { Interpreter, StopReason } from '../cpu/interpreter.js';
+import { enterFlatProtectedMode, loadSegment } from '../cpu/segments.js';
+import { RAM_BASE, Reg, S, Seg } from '../cpu/state-layout.js';
+import { MemoryBus } from '../mmu/memory-bus.js';
+import { IoBus } from '../../devices/bus/io-bus.js';
+import { IrqLine } from '../../devices/bus/irq-line.js';
+import { DebugConsole } from '../../devices/debug-console.js';
+import { ExitPort } from '../../devices/exit-port.js';
+import { Uart16550 } from '../../devices/uart-16550.js';
+import type { BootPlan, GuestImage, LoadOptions, RegisterName } from './loaders/boot-plan.js';
+import { planBoot } from './loaders/detect.js';
+import { Scheduler } from './scheduler.js';
+import { OutputBuffer } from './output-buffer.js';
+
+export interface MachineOptions {
+  /** Guest RAM in MiB (default 64). */
+  memoryMiB?: number;
+  /** Rate of the virtual clock: guest instructions per virtual second (default 100 million). */
+  instructionsPerSecond?: number;
+}
+
+export interface RunOptions {
+  /** Stop after this many instructions (default: no limit). */
+  maxInstructions?: number;
+  /** Called before each instruction with the CPU, for tracing; slows the run down. */
+  beforeInstruction?: (cpu: Cpu) => void;
+}
+
+export type RunEnd =
+  | 'exit'        // the guest wrote to the exit port
+  | 'halt'        // HLT with interrupts disabled, or with nothing left that could wake it
+  | 'limit'       // maxInstructions reached
+  | 'stopped'     // the host called stop()
+  | 'error';      // triple fault, unsupported instruction
+
+export interface RunResult {
+  reason: RunEnd;
+  /** The value written to the exit port, and the process status QEMU's isa-debug-exit would give. */
+  exitValue?: number;
+  exitStatus?: number;
+  error?: GuestError;
+  instructions: number;
+  virtualNs: number;
+}
+
+export interface MachineStats {
+  instructions: number;
+  virtualNs: number;
+  /** Host milliseconds spent inside run calls. */
+  hostMs: number;
+  mips: number;
+}
+
+const SLICE = 1 << 20;
+
+/**
+ * A PC: CPU, RAM in one WebAssembly.Memory, I/O bus, COM1, debug console, exit port and the
+ * virtual clock, with the loop that runs them. Host-neutral: no Node APIs.
+ */
+export class Machine {
+  readonly memory: WebAssembly.Memory;
+  readonly mem: MemoryBus;
+  readonly io = new IoBus();
+  readonly scheduler = new Scheduler();
+  readonly cpu: Cpu;
+  readonly interpreter: Interpreter;
+  readonly com1Irq = new IrqLine('IRQ4');
+  readonly com1: Uart16550;
+  readonly debugConsole: DebugConsole;
+  readonly exitPort: ExitPort;
+  readonly memorySize: number;
+  private readonly nsPerInstruction: number;
+  /** Virtual time skipped while halted, on top of the instructions' own time. */
+  private idleNs = 0;
+  private exit: { value: number; status: number } | null = null;
+  private stopRequested = false;
+  private hostMs = 0;
+  private readonly serialOut = new OutputBuffer();
+  private readonly debugOut = new OutputBuffer();
+  private inputWaiter: (() => void) | null = null;
+
+  constructor(options: MachineOptions = {}) {
+    const mib = options.memoryMiB ?? 64;
+    if (!Number.isInteger(mib) || mib < 1 || mib > 3072) throw new RangeError(`memory size ${mib} MiB is out of range (1 MiB to 3 GiB)`);
+    this.memorySize = mib << 20;
+    this.memory = new WebAssembly.Memory({ initial: (RAM_BASE + this.memorySize) / 65536 });
+    this.mem = new MemoryBus(this.memory, this.memorySize);
+    this.cpu = new Cpu(this.memory, this.mem, this.io);
+    this.interpreter = new Interpreter(this.cpu);
+    this.nsPerInstruction = 1e9 / (options.instructionsPerSecond ?? 100e6);
+    this.com1 = new Uart16550(this.io, 0x3f8, this.com1Irq, 'COM1');
+    this.debugConsole = new DebugConsole(this.io, 0xe9);
+    this.exitPort = new ExitPort(this.io, 0xf4);
+    this.com1.onTransmit((byte) => this.serialOut.push(byte));
+    this.debugConsole.onOutput((byte) => this.debugOut.push(byte));
+    this.exitPort.onExit((value, status) => {
+      this.exit = { value, status };
+      this.interpreter.stopRequested = true;
+    });
+  }
+
+  /** Guest bytes written to COM1, delivered in batches. */
+  onSerialOutput(listener: (bytes: Uint8Array) => void): void { this.serialOut.listen(listener); }
+  /** Guest bytes written to the debug console port 0xE9. */
+  onDebugOutput(listener: (bytes: Uint8Array) => void): void { this.debugOut.listen(listener); }
+
+  /** Host input to COM1 (a keyboard, a pipe). */
+  sendSerialInput(bytes: Uint8Array | number[]): void {
+    this.com1.receive(bytes);
+    this.inputWaiter?.();
+  }
+
+  /** Loads a guest image (format detected unless given) and sets the CPU to its entry state. */
+  loadImage(image: GuestImage, options: Omit<LoadOptions, 'memorySize'> = {}): BootPlan {
+    const plan = planBoot(image, { ...options, memorySize: this.memorySize });
+    this.applyBootPlan(plan);
+    return plan;
+  }
+
+  applyBootPlan(plan: BootPlan): void {
+    const cpu = this.cpu;
+    cpu.reset();
+    for (const w of plan.writes) this.mem.writeBytes(w.address, w.bytes);
+    const entry = plan.entry;
+    if (entry.mode === 'real') {
+      for (const seg of [Seg.ES, Seg.SS, Seg.DS, Seg.FS, Seg.GS]) loadSegment(cpu, seg, 0);
+      loadSegment(cpu, Seg.CS, entry.cs ?? 0);
+    } else {
+      enterFlatProtectedMode(cpu);
+    }
+    cpu.st[S.EIP] = entry.eip;
+    const order: RegisterName[] = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+    order.forEach((name, r) => { cpu.st[Reg.EAX + r] = entry.registers[name] ?? 0; });
+  }
+
+  get virtualNs(): number { return this.idleNs + this.cpu.retired * this.nsPerInstruction; }
+
+  stop(): void {
+    this.stopRequested = true;
+    this.interpreter.stopRequested = true;
+    this.inputWaiter?.();
+  }
+
+  /** Runs to the end (exit, halt, error or limit) without yielding to the host's event loop. */
+  runSync(options: RunOptions = {}): RunResult {
+    const limit = this.cpu.retired + (options.maxInstructions ?? Infinity);
+    for (;;) {
+      const end = this.runSlice(limit, options);
+      if (end !== null) return end;
+      if (this.haltedForGood()) return this.result('halt');
+    }
+  }
+
+  /** Runs in slices, yielding to the event loop between them so host input and stop() get through. */
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    const limit = this.cpu.retired + (options.maxInstructions ?? Infinity);
+    for (;;) {
+      const end = this.runSlice(limit, options);
+      if (end !== null) return end;
+      if (this.haltedForGood()) {
+        // Asleep with interrupts on and no timer: only host input or stop() can change anything.
+        await new Promise<void>((resolve) => { this.inputWaiter = resolve; });
+        this.inputWaiter = null;
+        if (this.stopRequested) return this.result('stopped');
+      } else {
+        await yieldToHost();
+      }
+    }
+  }
+
+  /** One slice of execution; returns a result when the run is over, null to go on. */
+  private runSlice(limit: number, options: RunOptions): RunResult | null {
+    const started = performance.now();
+    try {
+      const budget = Math.min(SLICE, limit - this.cpu.retired, this.instructionsToNextDeadline());
+      let reason: StopReason;
+      if (options.beforeInstruction) {
+        reason = StopReason.BUDGET;
+        for (let k = 0; k < budget && reason === StopReason.BUDGET; k++) {
+          if (this.cpu.st[S.HALTED] === 0) options.beforeInstruction(this.cpu);
+          reason = this.interpreter.run(1);
+        }
+      } else {
+        reason = this.interpreter.run(budget);
+      }
+      this.scheduler.advanceTo(this.virtualNs);
+      if (this.exit !== null) return this.result('exit');
+      if (this.stopRequested) return this.result('stopped');
+      if (reason === StopReason.HALTED) {
+        if ((this.cpu.st[S.EFLAGS] & IF) === 0) return this.result('halt');
+        this.skipToNextDeadline();
+      }
+      if (this.cpu.retired >= limit) return this.result('limit');
+      return null;
+    } catch (e) {
+      if (e instanceof GuestError) return this.result('error', e);
+      throw e;
+    } finally {
+      this.flushOutput();
+      this.hostMs += performance.now() - started;
+    }
+  }
+
+  private instructionsToNextDeadline(): number {
+    const deadline = this.scheduler.nextDeadlineNs();
+    if (deadline === Infinity) return SLICE;
+    return Math.max(1, Math.ceil((deadline - this.virtualNs) / this.nsPerInstruction));
+  }
+
+  /** HLT with interrupts enabled: virtual time jumps to the next timer event. */
+  private skipToNextDeadline(): void {
+    const deadline = this.scheduler.nextDeadlineNs();
+    if (deadline === Infinity) return;
+    this.idleNs += Math.max(0, deadline - this.virtualNs);
+    this.scheduler.advanceTo(this.virtualNs);
+  }
+
+  private haltedForGood(): boolean {
+    return this.cpu.st[S.HALTED] !== 0 && this.scheduler.nextDeadlineNs() === Infinity && this.cpu.st[S.INTR] === 0;
+  }
+
+  private flushOutput(): void {
+    this.serialOut.flush();
+    this.debugOut.flush();
+  }
+
+  private result(reason: RunEnd, error?: GuestError): RunResult {
+    const r: RunResult = { reason, instructions: this.cpu.retired, virtualNs: this.virtualNs };
+    if (this.exit !== null) { r.exitValue = this.exit.value; r.exitStatus = this.exit.status; }
+    if (error) r.error = error;
+    return r;
+  }
+
+  stats(): MachineStats {
+    const instructions = this.cpu.retired;
+    return { instructions, virtualNs: this.virtualNs, hostMs: this.hostMs, mips: this.hostMs > 0 ? instructions / this.hostMs / 1000 : 0 };
+  }
+}
+
+function yieldToHost(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
+}
+
+export function createMachine(options: MachineOptions = {}): Machine {
+  return new Machine(options);
+}

@@ -1,0 +1,13 @@
+/**
+ * wasmvisor's library entry: build a machine, load a guest, run it, talk to its serial port.
+ * Everything exported here is host-neutral (no Node APIs), so it runs in browsers as well.
+ */
+export { createMachine, Machine } from './core/machine/machine.js';
+export type { MachineOptions, MachineStats, RunEnd, RunOptions, RunResult } from './core/machine/machine.js';
+export { ImageError } from './core/machine/loaders/boot-plan.js';
+export type { BootPlan, GuestImage, LoadOptions } from './core/machine/loaders/boot-plan.js';
+export { planBoot } from './core/machine/loaders/detect.js';
+export { GuestError } from './core/cpu/faults.js';
+export { disassemble, formatInsn } from './core/decoder/disassembler.js';
+export type { DisassembledLine } from './core/decoder/disassembler.js';
+export { OPCODES } from './core/decoder/table.js';
