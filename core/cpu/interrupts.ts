@@ -44,9 +44,9 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   const type = (hi >> 8) & 0x1f;
   const dpl = (hi >> 13) & 3;
   const gate32 = (type & 0x8) !== 0;
-  if (type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) {
-    throw new GuestError(`IDT entry ${vector} has gate type 0x${type.toString(16)}; task gates are not supported yet`, 'unsupported');
-  }
+  if (type === 0x5) throw new GuestError(`IDT entry ${vector} is a task gate; task switching is not supported yet`, 'unsupported');
+  // Anything but an interrupt, trap or task gate (a zeroed entry, a segment descriptor) is #GP.
+  if (type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) fault(Vec.GP, idt + 2);
   if (software && dpl < st[S.CPL]) fault(Vec.GP, idt + 2);
   if ((hi & 0x8000) === 0) fault(Vec.NP, idt + 2);
   const selector = lo >>> 16;

@@ -8,6 +8,8 @@ import { IoBus } from '../../devices/bus/io-bus.js';
 
 export { Reg, S, Seg };
 
+const FLAT_GDT_BASE = 0x800;
+
 /**
  * A bare CPU + RAM for instruction tests: place code, set registers, run until HLT or for a
  * number of instructions, then inspect.
@@ -36,8 +38,14 @@ export class CpuHarness {
     return this;
   }
 
-  /** Flat 32-bit protected mode, code at 0x10000, stack at 0x80000. */
+  /**
+   * Flat 32-bit protected mode, code at 0x10000, stack at 0x80000, with a GDT at 0x800
+   * holding the flat code (0x08) and data (0x10) segments the registers hold.
+   */
   flat32(code: number[] | Uint8Array, at = 0x10000): this {
+    this.load(FLAT_GDT_BASE, [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0, 0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0]);
+    this.cpu.st[S.GDTR_BASE] = FLAT_GDT_BASE;
+    this.cpu.st[S.GDTR_LIMIT] = 23;
     enterFlatProtectedMode(this.cpu);
     this.cpu.st[S.EIP] = at;
     this.cpu.st[Reg.ESP] = 0x80000;

@@ -40,6 +40,8 @@ export const DATA_OPS: HandlerMap = {
     return (cpu, i) => cpu.setReg(size, i.reg, cpu.ea(i));
   },
   XCHG: (entry, o32) => {
+    // 90 is XCHG eAX,eAX: the one-byte NOP (and PAUSE).
+    if (entry.opcode === 0x90) return () => {};
     const readA = reader(entry, 0, o32), readB = reader(entry, 1, o32);
     const writeA = writeBack(entry, 0, o32), writeB = writer(entry, 1, o32);
     return (cpu, i) => {

@@ -41,20 +41,38 @@ function fixedRegister(spec: OperandSpec): number {
   return 0;
 }
 
-/** A reader for any general operand (E, G, I, Z, fixed registers, the constant 1). */
+/** A reader for any general operand (E, G, I, Z, fixed registers, the constant 1), specialised by size. */
 export function reader(entry: OpcodeEntry, index: number, o32: boolean): Reader {
   const spec = entry.operands[index];
   const size = operandSize(spec, o32);
   switch (spec.method) {
-    case 'E': return (cpu, i) => cpu.readE(i, size);
-    case 'G': return (cpu, i) => cpu.getReg(size, i.reg);
+    case 'E':
+      if (size === 32) return (cpu, i) => i.mod === 3 ? cpu.st[i.rm] : cpu.readLin32(cpu.eaLinear(i, 4));
+      if (size === 16) return (cpu, i) => i.mod === 3 ? cpu.r16[i.rm << 1] : cpu.readLin16(cpu.eaLinear(i, 2));
+      return (cpu, i) => i.mod === 3 ? cpu.getReg8(i.rm) : cpu.readLin8(cpu.eaLinear(i, 1));
+    case 'G':
+      if (size === 32) return (cpu, i) => cpu.st[i.reg];
+      if (size === 16) return (cpu, i) => cpu.r16[i.reg << 1];
+      return (cpu, i) => cpu.getReg8(i.reg);
     case 'I': return index === firstImmediate(entry) ? (_cpu, i) => i.imm : (_cpu, i) => i.imm2;
-    case 'Z': { const r = entry.embedded; return (cpu) => cpu.getReg(size, r); }
-    case 'reg': { const r = fixedRegister(spec); return (cpu) => cpu.getReg(size, r); }
+    case 'Z': return registerReader(size, entry.embedded);
+    case 'reg': return registerReader(size, fixedRegister(spec));
     case 'const': return () => 1;
     case 'O': return (cpu, i) => cpu.readLin(size, cpu.linear(i.seg, i.disp, size >> 3));
     default: throw new Error(`no reader for operand ${spec.text} of ${entry.source}`);
   }
+}
+
+function registerReader(size: number, r: number): Reader {
+  if (size === 32) return (cpu) => cpu.st[r];
+  if (size === 16) return (cpu) => cpu.r16[r << 1];
+  return (cpu) => cpu.getReg8(r);
+}
+
+function registerWriter(size: number, r: number): Writer {
+  if (size === 32) return (cpu, _i, v) => { cpu.st[r] = v; };
+  if (size === 16) return (cpu, _i, v) => { cpu.r16[r << 1] = v; };
+  return (cpu, _i, v) => cpu.setReg8(r, v);
 }
 
 /** A writer for a destination operand. For E it writes back to the address a preceding read computed. */
@@ -62,7 +80,9 @@ export function writeBack(entry: OpcodeEntry, index: number, o32: boolean): Writ
   const spec = entry.operands[index];
   const size = operandSize(spec, o32);
   switch (spec.method) {
-    case 'E': return (cpu, i, v) => cpu.writeBackE(i, size, v);
+    case 'E':
+      if (size === 32) return (cpu, i, v) => { if (i.mod === 3) cpu.st[i.rm] = v; else cpu.writeLin32(cpu.opLin, v); };
+      return (cpu, i, v) => cpu.writeBackE(i, size, v);
     default: return writer(entry, index, o32);
   }
 }
@@ -72,10 +92,14 @@ export function writer(entry: OpcodeEntry, index: number, o32: boolean): Writer 
   const spec = entry.operands[index];
   const size = operandSize(spec, o32);
   switch (spec.method) {
-    case 'E': return (cpu, i, v) => cpu.writeE(i, size, v);
-    case 'G': return (cpu, i, v) => cpu.setReg(size, i.reg, v);
-    case 'Z': { const r = entry.embedded; return (cpu, _i, v) => cpu.setReg(size, r, v); }
-    case 'reg': { const r = fixedRegister(spec); return (cpu, _i, v) => cpu.setReg(size, r, v); }
+    case 'E':
+      if (size === 32) return (cpu, i, v) => { if (i.mod === 3) cpu.st[i.rm] = v; else cpu.writeLin32(cpu.eaLinear(i, 4), v); };
+      return (cpu, i, v) => cpu.writeE(i, size, v);
+    case 'G':
+      if (size === 32) return (cpu, i, v) => { cpu.st[i.reg] = v; };
+      return (cpu, i, v) => cpu.setReg(size, i.reg, v);
+    case 'Z': return registerWriter(size, entry.embedded);
+    case 'reg': return registerWriter(size, fixedRegister(spec));
     case 'O': return (cpu, i, v) => cpu.writeLin(size, cpu.linear(i.seg, i.disp, size >> 3), v);
     default: throw new Error(`no writer for operand ${spec.text} of ${entry.source}`);
   }
