@@ -5,6 +5,8 @@ import type { Exec } from './ops/operands.js';
 /** A decoded instruction bound to its executor, so dispatch is one call. */
 export class BoundInsn extends Insn {
   exec: Exec = () => {};
+  /** The argument of a shared executor (see SharedExec). */
+  arg = 0;
   /** Whether the instruction needs the LOCK/privilege/mode checks before it runs. */
   needsChecks = false;
 }

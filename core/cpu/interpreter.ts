@@ -7,8 +7,8 @@ import { IF } from './flags.js';
 import { deliverException, deliverInterrupt } from './interrupts.js';
 import { realOrV86 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
-import { Exec, HandlerMap } from './ops/operands.js';
-import { INSTRUCTION_FAMILIES } from './ops/families.js';
+import { Exec, HandlerMap, SharedExec } from './ops/operands.js';
+import { HOT_EXECUTORS, INSTRUCTION_FAMILIES } from './ops/families.js';
 import { BoundInsn, DecodeCache } from './decode-cache.js';
 
 /** All families' builders in one map; a key defined by two families is a bug (semantics exist once). */
@@ -23,13 +23,13 @@ function allBuilders(families: HandlerMap[]): HandlerMap {
   return builders;
 }
 
-function buildExecutors(families: HandlerMap[], o32: boolean): Exec[] {
+function buildExecutors(families: HandlerMap[], o32: boolean): SharedExec[] {
   const builders = allBuilders(families);
   return OPCODES.map((entry) => {
     const build = builders[entry.key];
-    if (build) return build(entry, o32);
     const name = o32 ? entry.mnemonic32 : entry.mnemonic16;
-    return (cpu: Cpu, i: Insn) => unsupported(cpu, i, `${name} is not implemented`);
+    const built = build ? build(entry, o32) : (cpu: Cpu, i: Insn) => unsupported(cpu, i, `${name} is not implemented`);
+    return typeof built === 'function' ? { exec: built, arg: 0 } : built;
   });
 }
 
@@ -50,9 +50,11 @@ const CHECKED_ATTRS = Attr.PRIV | Attr.PM;
  * deliver exceptions. One instance per CPU.
  */
 export class Interpreter {
-  private readonly exec16: Exec[];
-  private readonly exec32: Exec[];
+  private readonly exec16: SharedExec[];
+  private readonly exec32: SharedExec[];
   private readonly cache: DecodeCache;
+  /** The families' hottest executors, padded to the six call sites of the loop. */
+  private readonly hot: Exec[];
   /** EIP and ESP at the start of the running instruction, restored when it faults. */
   private faultEip = 0;
   private faultEsp = 0;
@@ -63,6 +65,9 @@ export class Interpreter {
 
   constructor(readonly cpu: Cpu) {
     this.cache = new DecodeCache(cpu.mem);
+    if (HOT_EXECUTORS.length > 6) throw new Error('the interpreter loop has six call sites for hot executors');
+    const never: Exec = () => {};
+    this.hot = [...HOT_EXECUTORS, ...new Array(6 - HOT_EXECUTORS.length).fill(never)];
     this.exec16 = buildExecutors(INSTRUCTION_FAMILIES, false);
     this.exec32 = buildExecutors(INSTRUCTION_FAMILIES, true);
   }
@@ -95,6 +100,7 @@ export class Interpreter {
     const cpu = this.cpu;
     const st = cpu.st;
     const cache = this.cache;
+    const [hot0, hot1, hot2, hot3, hot4, hot5] = this.hot;
     while (cpu.retired < end) {
       if (st[S.INTR] !== 0 && (st[S.EFLAGS] & IF) !== 0 && st[S.INT_SHADOW] === 0) this.acceptInterrupt();
       if (st[S.HALTED] !== 0) return StopReason.HALTED;
@@ -109,7 +115,14 @@ export class Interpreter {
       if (insn.needsChecks) this.checkAttributes(insn);
       const next = start + insn.length;
       st[S.EIP] = insn.default32 ? next : next & 0xffff;
-      insn.exec(cpu, insn);
+      const exec = insn.exec;
+      if (exec === hot0) hot0(cpu, insn);
+      else if (exec === hot1) hot1(cpu, insn);
+      else if (exec === hot2) hot2(cpu, insn);
+      else if (exec === hot3) hot3(cpu, insn);
+      else if (exec === hot4) hot4(cpu, insn);
+      else if (exec === hot5) hot5(cpu, insn);
+      else exec(cpu, insn);
       cpu.retired++;
       if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
       if (this.stopRequested) return StopReason.STOPPED;
@@ -129,7 +142,9 @@ export class Interpreter {
       if (bound.status === DecodeStatus.TOO_LONG) fault(Vec.GP, 0);
       fault(Vec.UD);
     }
-    bound.exec = (bound.o32 ? this.exec32 : this.exec16)[entry.id];
+    const executor = (bound.o32 ? this.exec32 : this.exec16)[entry.id];
+    bound.exec = executor.exec;
+    bound.arg = executor.arg;
     bound.needsChecks = (entry.attrs & CHECKED_ATTRS) !== 0 || bound.lock;
     if ((bound.default32 || start + bound.length <= 0x10000) && this.cache.cacheable(phys, bound)) this.cache.insert(phys, bound);
     return bound;

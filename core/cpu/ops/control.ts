@@ -1,4 +1,5 @@
 import type { Cpu } from '../cpu.js';
+import type { BoundInsn } from '../decode-cache.js';
 import { fault, GuestError, Vec } from '../faults.js';
 import { condition, getOF, NT, RF, VM } from '../flags.js';
 import { deliverInterrupt } from '../interrupts.js';
@@ -21,6 +22,11 @@ export function jumpFar(cpu: Cpu, selector: number, offset: number, o32: boolean
   }
   loadSegment(cpu, Seg.CS, selector);
   jumpNear(cpu, offset, o32);
+}
+
+/** Every Jcc shares this executor (see SharedExec): the argument is the condition, plus 16 for 32-bit operand size. */
+export function conditionalJump(cpu: Cpu, i: BoundInsn): void {
+  if (condition(cpu.st, i.arg & 15)) jumpNear(cpu, cpu.st[S.EIP] + i.imm, i.arg >= 16);
 }
 
 function counter(cpu: Cpu, a32: boolean): number {
@@ -94,10 +100,7 @@ export const CONTROL_OPS: HandlerMap = {
       cpu.adjustSp(2 * (size >> 3) + (release ? i.imm & 0xffff : 0));
     };
   },
-  Jcc: (entry, o32) => {
-    const cc = entry.embedded;
-    return (cpu, i) => { if (condition(cpu.st, cc)) jumpNear(cpu, cpu.st[S.EIP] + i.imm, o32); };
-  },
+  Jcc: (entry, o32) => ({ exec: conditionalJump, arg: entry.embedded | (o32 ? 16 : 0) }),
   LOOP: loop(() => true),
   LOOPE: loop((cpu) => condition(cpu.st, 4)),
   LOOPNE: loop((cpu) => condition(cpu.st, 5)),

@@ -1,5 +1,7 @@
 import type { Insn } from '../../decoder/decoder.js';
+import type { OpcodeEntry } from '../../decoder/table.js';
 import type { Cpu } from '../cpu.js';
+import type { BoundInsn } from '../decode-cache.js';
 import { fault, Vec } from '../faults.js';
 import { loadSegment } from '../segments.js';
 import { controlRegisterMove } from './system.js';
@@ -21,20 +23,11 @@ export const DATA_OPS: HandlerMap = {
         if (i.mod === 3) cpu.setReg(o32 ? 32 : 16, i.rm, v); else cpu.writeE(i, 16, v);
       };
     }
-    const read = reader(entry, 1, o32);
-    const write = writer(entry, 0, o32);
-    return (cpu, i) => write(cpu, i, read(cpu, i));
+    const size = operandSize(dst, o32);
+    return { exec: movExec, arg: movForm(entry) | (Math.log2(size / 8) << 3) | (Math.max(0, entry.embedded) << 5) };
   },
-  MOVZX: (entry, o32) => {
-    const srcSize = operandSize(entry.operands[1], o32);
-    const dstSize = o32 ? 32 : 16;
-    return (cpu, i) => cpu.setReg(dstSize, i.reg, cpu.readE(i, srcSize));
-  },
-  MOVSX: (entry, o32) => {
-    const srcSize = operandSize(entry.operands[1], o32);
-    const dstSize = o32 ? 32 : 16;
-    return (cpu, i) => cpu.setReg(dstSize, i.reg, signExtend(cpu.readE(i, srcSize), srcSize));
-  },
+  MOVZX: (entry, o32) => ({ exec: extendExec, arg: operandSize(entry.operands[1], o32) | (o32 ? 64 : 0) }),
+  MOVSX: (entry, o32) => ({ exec: extendExec, arg: operandSize(entry.operands[1], o32) | (o32 ? 64 : 0) | 128 }),
   LEA: (_entry, o32) => {
     const size = o32 ? 32 : 16;
     return (cpu, i) => cpu.setReg(size, i.reg, cpu.ea(i));
@@ -70,6 +63,43 @@ export const DATA_OPS: HandlerMap = {
   LGS: farPointerLoad(Seg.GS),
   NOP: () => () => {},
 };
+
+/** Operand forms of the general MOV. */
+const enum MovForm { E_G, G_E, E_I, Z_I, ACC_O, O_ACC }
+
+function movForm(entry: OpcodeEntry): MovForm {
+  const [dst, src] = entry.operands;
+  if (dst.method === 'Z') return MovForm.Z_I;
+  if (dst.method === 'O') return MovForm.O_ACC;
+  if (src.method === 'O') return MovForm.ACC_O;
+  if (dst.method === 'G') return MovForm.G_E;
+  return src.method === 'G' ? MovForm.E_G : MovForm.E_I;
+}
+
+/**
+ * Every general MOV shares this executor (see SharedExec). Argument: the form,
+ * log2(size / 8) << 3, and the register of the register-in-opcode form << 5.
+ */
+export function movExec(cpu: Cpu, i: BoundInsn): void {
+  const arg = i.arg;
+  const size = 8 << ((arg >> 3) & 3);
+  switch (arg & 7) {
+    case MovForm.E_G: cpu.writeE(i, size, cpu.getReg(size, i.reg)); return;
+    case MovForm.G_E: cpu.setReg(size, i.reg, cpu.readE(i, size)); return;
+    case MovForm.E_I: cpu.writeE(i, size, i.imm); return;
+    case MovForm.Z_I: cpu.setReg(size, arg >> 5, i.imm); return;
+    case MovForm.ACC_O: cpu.setReg(size, 0, cpu.readLin(size, cpu.linear(i.seg, i.disp, size >> 3))); return;
+    default: cpu.writeLin(size, cpu.linear(i.seg, i.disp, size >> 3), cpu.getReg(size, 0));
+  }
+}
+
+/** MOVZX and MOVSX share this executor. Argument: source size in bits, 64 for a 32-bit destination, 128 to sign-extend. */
+export function extendExec(cpu: Cpu, i: BoundInsn): void {
+  const arg = i.arg;
+  const srcSize = arg & 63;
+  const v = cpu.readE(i, srcSize);
+  cpu.setReg((arg & 64) !== 0 ? 32 : 16, i.reg, (arg & 128) !== 0 ? signExtend(v, srcSize) : v);
+}
 
 /** MOV Sreg, r/m: CS is not a destination; loading SS holds off interrupts for one instruction. */
 function movToSegment(cpu: Cpu, i: Insn): void {

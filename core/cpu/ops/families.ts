@@ -1,10 +1,10 @@
-import type { HandlerMap } from './operands.js';
-import { ALU_OPS } from './alu.js';
-import { CONTROL_OPS } from './control.js';
-import { DATA_OPS } from './data.js';
+import type { Exec, HandlerMap } from './operands.js';
+import { ALU_OPS, binaryExec, incDecExec } from './alu.js';
+import { conditionalJump, CONTROL_OPS } from './control.js';
+import { DATA_OPS, extendExec, movExec } from './data.js';
 import { FLAG_OPS } from './flag-ops.js';
 import { STACK_OPS } from './stack.js';
-import { SHIFT_OPS } from './shift.js';
+import { SHIFT_OPS, shiftExec } from './shift.js';
 import { BITS_OPS } from './bits.js';
 import { MULDIV_OPS } from './muldiv.js';
 import { BCD_OPS } from './bcd.js';
@@ -31,3 +31,10 @@ export const INSTRUCTION_FAMILIES: HandlerMap[] = [
   SYSTEM_OPS,
   DESCRIPTOR_OPS,
 ];
+
+/**
+ * Shared executors of the most frequent instructions, most frequent first. The interpreter
+ * calls each through a call site of its own, which V8 can inline; everything else goes through
+ * one megamorphic call. At most six (the call sites the loop has).
+ */
+export const HOT_EXECUTORS: Exec[] = [binaryExec, movExec, conditionalJump, incDecExec, shiftExec, extendExec];

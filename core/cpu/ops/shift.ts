@@ -1,6 +1,7 @@
 import type { OperandSpec } from '../../decoder/table.js';
 import type { Insn } from '../../decoder/decoder.js';
 import type { Cpu } from '../cpu.js';
+import type { BoundInsn } from '../decode-cache.js';
 import { AF, CF, getCF, OF, setFlagBits, setResultFlags } from '../flags.js';
 import { Builder, HandlerMap, operandSize, reader, signExtend, writeBack } from './operands.js';
 
@@ -63,72 +64,77 @@ function rotateCarryRight(v: number, cf: number, n: number, size: number): [numb
 
 const enum Kind { ROL, ROR, RCL, RCR, SHL, SHR, SAR }
 
-/** Builds ROL..SAR for Eb/Ev with a count of 1, CL or Ib. */
-function shift(kind: Kind): Builder {
-  return (entry, o32) => {
-    const size = operandSize(entry.operands[0], o32);
-    const read = reader(entry, 0, o32);
-    const write = writeBack(entry, 0, o32);
-    const count = countReader(entry.operands[1]);
-    const top = size - 1;
-    switch (kind) {
-      case Kind.ROL: return (cpu, i) => {
-        const v = read(cpu, i), c = count(cpu, i);
-        if (c === 0) return;
-        const r = rotateLeft(v, c & top, size);
-        write(cpu, i, r);
-        const cf = r & 1;
-        setFlagBits(cpu.st, CF | OF, cf | ((msb(r, size) ^ cf) << OF_SHIFT));
-      };
-      case Kind.ROR: return (cpu, i) => {
-        const v = read(cpu, i), c = count(cpu, i);
-        if (c === 0) return;
-        const r = rotateLeft(v, (size - (c & top)) & top, size);
-        write(cpu, i, r);
-        const cf = msb(r, size);
-        setFlagBits(cpu.st, CF | OF, cf | ((cf ^ msb(r, size - 1)) << OF_SHIFT));
-      };
-      case Kind.RCL: case Kind.RCR: {
-        const left = kind === Kind.RCL;
-        const period = size === 32 ? 32 : size + 1;
-        return (cpu, i) => {
-          const v = read(cpu, i), c = count(cpu, i);
-          if (c === 0) return;
-          // A count that is a multiple of the rotation period leaves the value and CF alone but still sets OF.
-          const n = c % period;
-          let r = v, cf = getCF(cpu.st);
-          if (n !== 0) {
-            [r, cf] = left ? rotateCarryLeft(v, cf, n, size) : rotateCarryRight(v, cf, n, size);
-            write(cpu, i, r);
-          }
-          const of = left ? msb(r, size) ^ cf : msb(r, size) ^ msb(r, size - 1);
-          setFlagBits(cpu.st, CF | OF, cf | (of << OF_SHIFT));
-        };
-      }
-      case Kind.SHL: return (cpu, i) => {
-        const v = read(cpu, i), c = count(cpu, i);
-        if (c === 0) return;
-        const r = v << c;
-        write(cpu, i, r);
-        const cf = msb(v << (c - 1), size);
-        setShiftFlags(cpu.st, size, r, cf, msb(r, size) ^ cf);
-      };
-      case Kind.SHR: return (cpu, i) => {
-        const v = read(cpu, i), c = count(cpu, i);
-        if (c === 0) return;
-        const r = v >>> c;
-        write(cpu, i, r);
-        setShiftFlags(cpu.st, size, r, (v >>> (c - 1)) & 1, msb(r, size) ^ msb(r, size - 1));
-      };
-      default: return (cpu, i) => {
-        const v = signExtend(read(cpu, i), size), c = count(cpu, i);
-        if (c === 0) return;
-        const r = v >> c;
-        write(cpu, i, r);
-        setShiftFlags(cpu.st, size, r, (v >> (c - 1)) & 1, 0);
-      };
+/** Where a group-2 shift takes its count from. */
+const enum CountFrom { ONE, CL, IMMEDIATE }
+
+function countFrom(spec: OperandSpec): CountFrom {
+  return spec.method === 'const' ? CountFrom.ONE : spec.method === 'reg' ? CountFrom.CL : CountFrom.IMMEDIATE;
+}
+
+/**
+ * ROL..SAR on Eb/Ev by 1, CL or Ib all share this executor (see SharedExec). Argument: the
+ * kind, log2(size / 8) << 3, and where the count comes from << 5.
+ */
+export function shiftExec(cpu: Cpu, i: BoundInsn): void {
+  const arg = i.arg;
+  const kind = arg & 7;
+  const size = 8 << ((arg >> 3) & 3);
+  const from = arg >> 5;
+  const v = cpu.readE(i, size);
+  const c = from === CountFrom.ONE ? 1 : (from === CountFrom.CL ? cpu.getReg8(1) : i.imm) & 31;
+  if (c === 0) return;
+  const st = cpu.st;
+  const top = size - 1;
+  let r: number, cf: number, of: number;
+  switch (kind) {
+    case Kind.ROL:
+      r = rotateLeft(v, c & top, size);
+      cf = r & 1;
+      of = msb(r, size) ^ cf;
+      break;
+    case Kind.ROR:
+      r = rotateLeft(v, (size - (c & top)) & top, size);
+      cf = msb(r, size);
+      of = cf ^ msb(r, size - 1);
+      break;
+    case Kind.RCL: case Kind.RCR: {
+      // A count that is a multiple of the rotation period leaves the value and CF alone but still sets OF.
+      const n = c % (size === 32 ? 32 : size + 1);
+      const left = kind === Kind.RCL;
+      r = v;
+      cf = getCF(st);
+      if (n !== 0) [r, cf] = left ? rotateCarryLeft(v, cf, n, size) : rotateCarryRight(v, cf, n, size);
+      of = left ? msb(r, size) ^ cf : msb(r, size) ^ msb(r, size - 1);
+      break;
     }
-  };
+    case Kind.SHL:
+      r = v << c;
+      cf = msb(v << (c - 1), size);
+      of = msb(r, size) ^ cf;
+      break;
+    case Kind.SHR:
+      r = v >>> c;
+      cf = (v >>> (c - 1)) & 1;
+      of = msb(r, size) ^ msb(r, size - 1);
+      break;
+    default: {
+      const sv = signExtend(v, size);
+      r = sv >> c;
+      cf = (sv >> (c - 1)) & 1;
+      of = 0;
+    }
+  }
+  // The result is written before the flags change, so a faulting write leaves the flags alone.
+  cpu.writeBackE(i, size, r);
+  if (kind >= Kind.SHL) setShiftFlags(st, size, r, cf, of);
+  else setFlagBits(st, CF | OF, cf | (of << OF_SHIFT));
+}
+
+function shift(kind: Kind): Builder {
+  return (entry, o32) => ({
+    exec: shiftExec,
+    arg: kind | (Math.log2(operandSize(entry.operands[0], o32) / 8) << 3) | (countFrom(entry.operands[1]) << 5),
+  });
 }
 
 /**
