@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { type LoadOptions, ImageError } from '../core/machine/loaders/boot-plan.js';
 import { planBoot } from '../core/machine/loaders/detect.js';
-import { buildElf, filled, multibootHeader } from './loader-images.js';
+import { buildElf, filled, multibootHeader, expectImageError } from './loader-images.js';
 
 const MEMORY = 2 * 1024 * 1024;
 const SECTOR = filled(512, 3);
@@ -10,16 +10,6 @@ function boot(name: string, bytes: Uint8Array, options: Partial<LoadOptions> = {
   return planBoot({ name, bytes }, { memorySize: MEMORY, ...options });
 }
 
-function expectImageError(action: () => unknown, message: string): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).to.be.instanceOf(ImageError);
-  expect((caught as ImageError).message).to.equal(message);
-}
 
 function bytesWith(length: number, at: number, text: string): Uint8Array {
   const bytes = new Uint8Array(length);

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { ImageError } from '../core/machine/loaders/boot-plan.js';
 import { planBoot } from '../core/machine/loaders/detect.js';
 import { planElf32 } from '../core/machine/loaders/elf32.js';
-import { type ElfSpec, applyWrites, buildElf, filled } from './loader-images.js';
+import { type ElfSpec, applyWrites, buildElf, filled, expectImageError } from './loader-images.js';
 
 const MEMORY = 4 * 1024 * 1024;
 
@@ -10,19 +9,6 @@ function plan(spec: ElfSpec, memorySize = MEMORY) {
   return planElf32({ name: 'hello.elf', bytes: buildElf(spec) }, { memorySize });
 }
 
-function expectImageError(action: () => unknown, message: string): ImageError {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).to.be.instanceOf(ImageError);
-  const imageError = caught as ImageError;
-  expect(imageError.message).to.equal(message);
-  expect(imageError.message).not.to.include('\n');
-  return imageError;
-}
 
 const TEXT = filled(0x40, 1);
 const DATA = filled(0x10, 9);

@@ -2,7 +2,7 @@
 // byte by byte here so that every field a loader reads is under the test's control.
 
 import { expect } from 'chai';
-import type { BootPlan } from '../core/machine/loaders/boot-plan.js';
+import { type BootPlan, ImageError } from '../core/machine/loaders/boot-plan.js';
 
 export const PT_LOAD = 1;
 
@@ -128,4 +128,19 @@ export function u32(memory: Uint8Array, address: number): number {
 export function cString(memory: Uint8Array, address: number): string {
   const end = memory.indexOf(0, address);
   return new TextDecoder().decode(memory.subarray(address, end));
+}
+
+/** Runs `action`, expects an ImageError with exactly `message` (one line), and returns it. */
+export function expectImageError(action: () => unknown, message: string): ImageError {
+  let caught: unknown;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).to.be.instanceOf(ImageError);
+  const imageError = caught as ImageError;
+  expect(imageError.message).to.equal(message);
+  expect(imageError.message).not.to.include('\n');
+  return imageError;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type BootPlan, type GuestImage, type LoadOptions, ImageError } from '../core/machine/loaders/boot-plan.js';
+import { type BootPlan, type GuestImage, type LoadOptions } from '../core/machine/loaders/boot-plan.js';
 import { planBoot } from '../core/machine/loaders/detect.js';
 import { planMultiboot } from '../core/machine/loaders/multiboot.js';
 import {
@@ -11,8 +11,7 @@ import {
   cString,
   filled,
   multibootHeader,
-  u32,
-} from './loader-images.js';
+  u32, expectImageError } from './loader-images.js';
 
 const MEMORY = 4 * 1024 * 1024;
 const MBI = 0x9000;
@@ -47,16 +46,6 @@ function boot(bytes: Uint8Array, options: Partial<LoadOptions> = {}, name = 'ker
   return planBoot({ name, bytes }, { memorySize: MEMORY, ...options });
 }
 
-function expectImageError(action: () => unknown, message: string): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).to.be.instanceOf(ImageError);
-  expect((caught as ImageError).message).to.equal(message);
-}
 
 function memoryMap(memory: Uint8Array): number[][] {
   const length = u32(memory, MBI + 44);
