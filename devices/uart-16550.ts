@@ -1,6 +1,7 @@
 import type { Device } from './device.js';
 import type { IoBus } from './bus/io-bus.js';
 import type { IrqLine } from './bus/irq-line.js';
+import { ByteQueue } from './byte-queue.js';
 
 // Register offsets from the base port; 0 and 1 are the divisor latch while LCR.DLAB is set.
 const REG_DATA = 0;
@@ -83,45 +84,6 @@ interface UartSnapshot extends UartRegisters {
   hostInput: number[];
 }
 
-/**
- * Bytes the host has sent that the guest has not taken yet: the wire, modelled as a queue that
- * grows on demand so a slow guest loses nothing. Compaction keeps at least half the buffer free,
- * so byte-at-a-time traffic stays O(1) amortised.
- */
-class HostInputQueue {
-  private buffer = new Uint8Array(256);
-  private head = 0;
-  private tail = 0;
-
-  get length(): number {
-    return this.tail - this.head;
-  }
-
-  push(bytes: ArrayLike<number>): void {
-    if (this.tail + bytes.length > this.buffer.length) this.makeRoom(bytes.length);
-    for (let i = 0; i < bytes.length; i++) this.buffer[this.tail++] = bytes[i];
-  }
-
-  shift(): number {
-    return this.buffer[this.head++];
-  }
-
-  toArray(): number[] {
-    return Array.from(this.buffer.subarray(this.head, this.tail));
-  }
-
-  private makeRoom(extra: number): void {
-    const needed = this.length + extra;
-    let size = this.buffer.length;
-    while (size < 2 * needed) size *= 2;
-    const target = size === this.buffer.length ? this.buffer : new Uint8Array(size);
-    target.set(this.buffer.subarray(this.head, this.tail));
-    this.tail = this.length;
-    this.head = 0;
-    this.buffer = target;
-  }
-}
-
 function powerOnRegisters(modemLines: number): UartRegisters {
   return {
     divisor: RESET_DIVISOR,
@@ -155,7 +117,7 @@ export class Uart16550 implements Device {
   private regs: UartRegisters;
   /** The host side's CTS/DSR/RI/DCD (MSR bit positions); default: a terminal that is connected and ready. */
   private hostModemLines = MSR_CTS | MSR_DSR | MSR_DCD;
-  private hostInput = new HostInputQueue();
+  private hostInput = new ByteQueue();
   private readonly transmitListeners: ((byte: number) => void)[] = [];
 
   constructor(
@@ -232,7 +194,7 @@ export class Uart16550 implements Device {
     const { hostModemLines, hostInput, ...regs } = snapshot as UartSnapshot;
     this.regs = { ...regs, rxFifo: [...regs.rxFifo] };
     this.hostModemLines = hostModemLines;
-    this.hostInput = new HostInputQueue();
+    this.hostInput = new ByteQueue();
     this.hostInput.push(hostInput);
     this.updateInterrupt();
   }
