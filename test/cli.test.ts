@@ -66,6 +66,13 @@ describe('CLI', () => {
     expectOneLineError(runCli(['boot', tempFile('fpu.bin', code)]), 4, /unsupported instruction at 0000:7C01 .*bytes D9 E8/);
   });
 
+  it('keeps what the guest printed before it crashed', () => {
+    // mov dx, 0x3F8; mov al, 'A'; out dx, al; fld1 (no FPU yet)
+    const r = runCli(['boot', tempFile('late.bin', [0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xd9, 0xe8])]);
+    expect(r.stdout).to.equal('A');
+    expectOneLineError(r, 4, /unsupported instruction at 0000:7C06/);
+  });
+
   it('stops at --max-instructions', () => {
     const r = runCli(['boot', tempFile('spin.bin', [0xeb, 0xfe]), '--max-instructions', '1000']);
     expect(r.status).to.equal(0);
