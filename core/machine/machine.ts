@@ -94,6 +94,10 @@ export class Machine {
     this.com1 = new Uart16550(this.io, 0x3f8, this.com1Irq, 'COM1');
     this.debugConsole = new DebugConsole(this.io, 0xe9);
     this.exitPort = new ExitPort(this.io, 0xf4);
+    // Devices read the time of the running instruction, and a timer set for earlier than the
+    // slice's end ends the slice there, so every event happens at its exact instruction.
+    this.scheduler.attachClock(() => this.virtualNs);
+    this.scheduler.onEarlierDeadline = () => { this.interpreter.stopRequested = true; };
     this.com1.onTransmit((byte) => this.serialOut.push(byte));
     this.debugConsole.onOutput((byte) => this.debugOut.push(byte));
     this.exitPort.onExit((value, status) => {

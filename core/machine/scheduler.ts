@@ -23,8 +23,23 @@ export class Scheduler {
   private readonly byHandle = new Map<number, TimerEvent>();
   private advancing = false;
 
+  /** Where time stands between advances (the run loop's instruction clock); null: the last advance. */
+  private liveClock: (() => number) | null = null;
+  /** Called when an event is scheduled ahead of every pending one, so a running slice can end early. */
+  onEarlierDeadline: (() => void) | null = null;
+
+  /**
+   * Lets devices read the time of the running instruction rather than of the last advance
+   * (a guest polling a timer inside one run slice must see it move). Callbacks still see
+   * their own deadline.
+   */
+  attachClock(clock: () => number): void {
+    this.liveClock = clock;
+  }
+
   get nowNs(): number {
-    return this.clockNs;
+    if (this.advancing || this.liveClock === null) return this.clockNs;
+    return Math.max(this.clockNs, this.liveClock());
   }
 
   /** Runs `callback` at virtual time `atNs`; a deadline already past runs at the next advance. */
@@ -40,11 +55,12 @@ export class Scheduler {
     this.heap.push(event);
     this.byHandle.set(event.handle, event);
     this.siftUp(event.heapIndex);
+    if (this.heap[0] === event && !this.advancing) this.onEarlierDeadline?.();
     return event.handle;
   }
 
   scheduleIn(delayNs: number, callback: TimerCallback, label: string): number {
-    return this.schedule(this.clockNs + delayNs, callback, label);
+    return this.schedule(this.nowNs + delayNs, callback, label);
   }
 
   /** Forgets a pending event; unknown or already-run handles are ignored. */
