@@ -116,12 +116,12 @@ describe('system instructions', () => {
       expect(text(ebx, edx, ecx)).to.equal('WasmvisorCPU');
     });
 
-    it('leaf 1: the P6 signature and only the features implemented (TSC, MSR, CX8, SEP, CMOV; no FPU)', () => {
+    it('leaf 1: the P6 signature and only the features implemented (PSE, TSC, MSR, CX8, SEP, PGE, CMOV; no FPU)', () => {
       const [eax, ebx, ecx, edx] = cpuid(1);
       expect(eax).to.equal(CPU_SIGNATURE);
       expect((eax >> 8) & 0xf).to.equal(6);
       expect([ebx, ecx]).to.deep.equal([0, 0]);
-      expect(edx).to.equal((1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 15));
+      expect(edx).to.equal((1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15));
       expect(edx & 1).to.equal(0);
     });
 
@@ -279,11 +279,6 @@ describe('system instructions', () => {
         expect(errorCode(h)).to.equal(0);
         expect(h.cpu.st[S.CR4]).to.equal(0);
       }
-    });
-
-    it('turning on paging is reported as not supported yet', () => {
-      const h = protectedMode([0x0f, 0x22, 0xc0]).set(Reg.EAX, 0x80000011);
-      expect(() => h.run()).to.throw(GuestError, /paging/);
     });
 
     it('is CPL 0 only', () => {

@@ -1,5 +1,6 @@
 import { decode, ByteSource, Insn } from '../decoder/decoder.js';
 import { MemoryBus } from '../mmu/memory-bus.js';
+import { Paging } from '../mmu/paging.js';
 import type { IoBus } from '../../devices/bus/io-bus.js';
 import { Reg, S, Seg, STATE_BASE } from './state-layout.js';
 import { fault, Vec } from './faults.js';
@@ -24,11 +25,15 @@ export class Cpu implements ByteSource {
   /** Instructions retired, kept in a number (exact to 2^53) and mirrored into the state block. */
   retired = 0;
   readonly insn = new Insn();
+  readonly paging: Paging;
+  /** CR0.PG, cached so that linear accesses without paging cost one field test (see pagingChanged). */
+  pagingOn = false;
 
   constructor(memory: WebAssembly.Memory, readonly mem: MemoryBus, readonly io: IoBus) {
     this.st = new Int32Array(memory.buffer, STATE_BASE, 0x400);
     this.r16 = new Uint16Array(memory.buffer, STATE_BASE, 16);
     this.r8 = new Uint8Array(memory.buffer, STATE_BASE, 32);
+    this.paging = new Paging(memory, this.st, mem);
     this.reset();
   }
 
@@ -52,6 +57,13 @@ export class Cpu implements ByteSource {
     this.st[S.DR0 + 6] = 0xffff0ff0 | 0;
     this.st[S.DR0 + 7] = 0x400;
     this.retired = 0;
+    this.pagingChanged();
+  }
+
+  /** After a write to CR0.PG/WP or CR4.PSE/PGE: refreshes the cached flag and empties the TLB. */
+  pagingChanged(): void {
+    this.pagingOn = (this.st[S.CR0] & CR0_PG) !== 0;
+    this.paging.flushAll();
   }
 
   get eip(): number { return this.st[S.EIP] >>> 0; }
@@ -75,24 +87,45 @@ export class Cpu implements ByteSource {
     else this.r8[((r & 3) << 2) | (r >> 2)] = v;
   }
 
-  // ---- linear memory (paging arrives with the protected-mode issue) ----
-  readLin8(lin: number): number { return this.mem.read8(lin & this.st[S.A20_MASK]); }
+  // ---- linear memory: through the TLB when paging is on; accesses that cross a page are split ----
+  readLin8(lin: number): number {
+    if (!this.pagingOn) return this.mem.read8(lin & this.st[S.A20_MASK]);
+    return this.mem.read8(this.paging.translate(lin, false) & this.st[S.A20_MASK]);
+  }
   readLin16(lin: number): number {
     if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
-    return this.mem.read16(lin & this.st[S.A20_MASK]);
+    if (!this.pagingOn) return this.mem.read16(lin & this.st[S.A20_MASK]);
+    return this.mem.read16(this.paging.translate(lin, false) & this.st[S.A20_MASK]);
   }
   readLin32(lin: number): number {
     if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
-    return this.mem.read32(lin & this.st[S.A20_MASK]);
+    if (!this.pagingOn) return this.mem.read32(lin & this.st[S.A20_MASK]);
+    return this.mem.read32(this.paging.translate(lin, false) & this.st[S.A20_MASK]);
   }
-  writeLin8(lin: number, v: number): void { this.mem.write8(lin & this.st[S.A20_MASK], v); }
+  writeLin8(lin: number, v: number): void {
+    if (!this.pagingOn) this.mem.write8(lin & this.st[S.A20_MASK], v);
+    else this.mem.write8(this.paging.translate(lin, true) & this.st[S.A20_MASK], v);
+  }
   writeLin16(lin: number, v: number): void {
-    if ((lin & 0xfff) === 0xfff) { this.writeLin8(lin, v); this.writeLin8(lin + 1, v >> 8); return; }
-    this.mem.write16(lin & this.st[S.A20_MASK], v);
+    if ((lin & 0xfff) === 0xfff) { this.writeCrossing(lin, 2, v); return; }
+    if (!this.pagingOn) this.mem.write16(lin & this.st[S.A20_MASK], v);
+    else this.mem.write16(this.paging.translate(lin, true) & this.st[S.A20_MASK], v);
   }
   writeLin32(lin: number, v: number): void {
-    if ((lin & 0xfff) > 0xffc) { this.writeLin16(lin, v); this.writeLin16(lin + 2, v >>> 16); return; }
-    this.mem.write32(lin & this.st[S.A20_MASK], v);
+    if ((lin & 0xfff) > 0xffc) { this.writeCrossing(lin, 4, v); return; }
+    if (!this.pagingOn) this.mem.write32(lin & this.st[S.A20_MASK], v);
+    else this.mem.write32(this.paging.translate(lin, true) & this.st[S.A20_MASK], v);
+  }
+  /**
+   * A write that crosses into the next page: both pages are checked before any byte is
+   * written, so a fault leaves memory unchanged (CR2 is then the second page's first byte).
+   */
+  private writeCrossing(lin: number, bytes: number, v: number): void {
+    if (this.pagingOn) {
+      this.paging.translate(lin, true);
+      this.paging.translate((lin + bytes - 1) & ~0xfff, true);
+    }
+    for (let k = 0; k < bytes; k++) this.writeLin8(lin + k, v >> (k << 3));
   }
   readLin(size: number, lin: number): number {
     return size === 32 ? this.readLin32(lin) : size === 16 ? this.readLin16(lin) : this.readLin8(lin);
@@ -162,11 +195,14 @@ export class Cpu implements ByteSource {
   adjustSp(delta: number): void { this.setSp(this.movedSp(delta)); }
 
   // ---- instruction fetch (ByteSource for the decoder) ----
-  byteAt(offset: number): number {
+  /** Linear address of the code byte at CS:offset, after the CS limit check. */
+  codeLinear(offset: number): number {
     const off = this.st[S.CS_DEFAULT32] ? offset >>> 0 : offset & 0xffff;
     if (off > this.st[S.SEG_LIMIT + Seg.CS] >>> 0) fault(Vec.GP, 0);
-    return this.readLin8(this.st[S.SEG_BASE + Seg.CS] + off);
+    return this.st[S.SEG_BASE + Seg.CS] + off;
   }
+  /** A code byte; through the TLB with paging on (a fetch is checked like a read: no NX). */
+  byteAt(offset: number): number { return this.readLin8(this.codeLinear(offset)); }
   decodeAt(eip: number): Insn { return decode(this, eip, this.st[S.CS_DEFAULT32] !== 0, this.insn); }
 
   // ---- ports ----

@@ -107,7 +107,8 @@ export class Interpreter {
       const start = st[S.EIP];
       this.faultEip = start;
       this.faultEsp = st[Reg.ESP];
-      const phys = (st[S.SEG_BASE + Seg.CS] + start) & st[S.A20_MASK];
+      // With paging on, a fetch outside CS or from an absent page faults here, at the instruction's address.
+      const phys = (cpu.pagingOn ? cpu.paging.translate(cpu.codeLinear(start), false) : st[S.SEG_BASE + Seg.CS] + start) & st[S.A20_MASK];
       let insn = cache.lookup(phys, st[S.CS_DEFAULT32] !== 0);
       if (insn === undefined || ((start + insn.length - 1) >>> 0) > (st[S.SEG_LIMIT + Seg.CS] >>> 0)) {
         insn = this.decodeUncached(start, phys);

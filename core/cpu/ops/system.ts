@@ -1,9 +1,9 @@
-import type { Insn } from '../../decoder/decoder.js';
 import type { OpcodeEntry } from '../../decoder/table.js';
 import { Cpu, CPU_SIGNATURE, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../cpu.js';
 import { fault, Vec } from '../faults.js';
 import { IF, RF, VM } from '../flags.js';
 import { unsupported } from '../unsupported.js';
+import { CR4_PGE, CR4_PSE } from '../../mmu/paging.js';
 import { setSegmentCache } from '../segments.js';
 import { Reg, S, Seg } from '../state-layout.js';
 import { storeSystemWord } from './descriptors.js';
@@ -21,7 +21,9 @@ const CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000;
 const CR0_WRITABLE = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 const CR4_TSD = 0x4, CR4_DE = 0x8;
 /** CR4 bits of features we implement; setting any other is setting a reserved bit, #GP(0). */
-const CR4_WRITABLE = CR4_TSD | CR4_DE;
+const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
+/** Control-register bits whose change makes every cached translation stale. */
+const CR0_PAGING = CR0_PG | CR0_WP, CR4_PAGING = CR4_PSE | CR4_PGE;
 /** State word of CR0-CR4 by number; CR1 does not exist. */
 const CONTROL_REGISTER = [S.CR0, -1, S.CR2, S.CR3, S.CR4];
 
@@ -30,12 +32,13 @@ const DR6_FIXED = 0xffff0ff0 | 0, DR6_WRITABLE = 0xe00f;
 /** DR7 reads with bit 10 set; bits 11, 12, 14 and 15 read as 0. */
 const DR7_FIXED = 0x400, DR7_WRITABLE = 0xffff23ff | 0;
 
-// ---- CPUID: an i686 (family 6) without x87, PAE, PSE or an APIC ----
+// ---- CPUID: an i686 (family 6) without x87, PAE or an APIC ----
 
 const VENDOR = 'WasmvisorCPU';
 const BRAND = 'wasmvisor virtual i686 CPU';
-const FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_CX8 = 1 << 8, FEATURE_SEP = 1 << 11, FEATURE_CMOV = 1 << 15;
-const FEATURES = FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_CMOV;
+const FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_CX8 = 1 << 8, FEATURE_SEP = 1 << 11;
+const FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15;
+const FEATURES = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_PGE | FEATURE_CMOV;
 const MAX_BASIC_LEAF = 1, MAX_EXTENDED_LEAF = 0x80000004;
 
 /** Four characters of `text` from `offset` as a little-endian dword, NUL-padded. */
@@ -153,11 +156,19 @@ function controlRegister(n: number): number {
   return word;
 }
 
-function writeCr0(cpu: Cpu, i: Insn, v: number): void {
+function writeCr0(cpu: Cpu, v: number): void {
   if ((v & CR0_PG) !== 0 && (v & CR0_PE) === 0) fault(Vec.GP, 0);
   if ((v & CR0_NW) !== 0 && (v & CR0_CD) === 0) fault(Vec.GP, 0);
-  if ((v & CR0_PG) !== 0) unsupported(cpu, i, 'paging (CR0.PG) arrives with the protected-mode issue');
+  const old = cpu.st[S.CR0];
   cpu.st[S.CR0] = (v & CR0_WRITABLE) | CR0_ET;
+  if (((old ^ v) & CR0_PAGING) !== 0) cpu.pagingChanged();
+}
+
+function writeCr4(cpu: Cpu, v: number): void {
+  if ((v & ~CR4_WRITABLE) !== 0) fault(Vec.GP, 0);
+  const old = cpu.st[S.CR4];
+  cpu.st[S.CR4] = v;
+  if (((old ^ v) & CR4_PAGING) !== 0) cpu.pagingChanged();
 }
 
 const readControl: Exec = (cpu, i) => { cpu.st[i.rm] = cpu.st[controlRegister(i.reg)]; };
@@ -165,9 +176,13 @@ const readControl: Exec = (cpu, i) => { cpu.st[i.rm] = cpu.st[controlRegister(i.
 const writeControl: Exec = (cpu, i) => {
   const word = controlRegister(i.reg);
   const v = cpu.st[i.rm];
-  if (word === S.CR0) writeCr0(cpu, i, v);
-  else if (word === S.CR4 && (v & ~CR4_WRITABLE) !== 0) fault(Vec.GP, 0);
-  else cpu.st[word] = v;
+  if (word === S.CR0) writeCr0(cpu, v);
+  else if (word === S.CR4) writeCr4(cpu, v);
+  else {
+    cpu.st[word] = v;
+    // A CR3 load drops every cached translation but the global pages' (SDM 4.10.4.1).
+    if (word === S.CR3) cpu.paging.flushNonGlobal();
+  }
 };
 
 /** DR4 and DR5 are #UD with CR4.DE set, and aliases of DR6 and DR7 without it. */
@@ -235,8 +250,8 @@ export const SYSTEM_OPS: HandlerMap = {
   SMSW: (_e, o32) => (cpu, i) => storeSystemWord(cpu, i, o32, cpu.st[S.CR0]),
   INVD: () => nothing,
   WBINVD: () => nothing,
-  /** No TLB yet, so nothing to flush; the table makes it CPL 0 and memory-only. */
-  INVLPG: () => nothing,
+  /** Drops the page's translation, global or not; no limit check or access (the table makes it CPL 0 and memory-only). */
+  INVLPG: () => (cpu, i) => cpu.paging.flushPage(cpu.st[S.SEG_BASE + i.seg] + cpu.ea(i)),
   ESC: () => escape,
   WAIT: () => (cpu) => {
     if ((cpu.st[S.CR0] & (CR0_TS | CR0_MP)) === (CR0_TS | CR0_MP)) fault(Vec.NM);

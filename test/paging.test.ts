@@ -1,0 +1,306 @@
+import { expect } from 'chai';
+import { CpuHarness, Reg, S } from './support/cpu-harness.js';
+import { CpuFault, Vec } from '../core/cpu/faults.js';
+
+/** Page-structure bits (SDM Vol. 3A, 4.3). */
+const P = 0x1, RW = 0x2, US = 0x4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
+const CR0_WP = 0x10000;
+
+/** Page directory, the table identity-mapping the first 4 MiB, the table of linear 0x400000-0x7FFFFF. */
+const PD = 0x20000, PT0 = 0x21000, PT1 = 0x22000;
+const IDT = 0x3000, PF_HANDLER = 0x5000;
+/** Physical pages the tests map at linear 0x400000 and up. */
+const FRAME_A = 0x30000, FRAME_B = 0x31000, FRAME_C = 0x35000;
+
+/**
+ * mov eax, PD; mov cr3, eax; mov eax, cr0; or eax, PG | extra; mov cr0, eax — preceded, when
+ * `cr4` is set, by mov eax, cr4; or eax, cr4; mov cr4, eax.
+ */
+function enablePaging(cr0Extra = 0, cr4 = 0): number[] {
+  const or = (v: number): number[] => [0x0d, v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+  const cr4Code = cr4 ? [0x0f, 0x20, 0xe0, ...or(cr4), 0x0f, 0x22, 0xe0] : [];
+  return [...cr4Code, 0xb8, 0x00, 0x00, 0x02, 0x00, 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xc0, ...or(0x80000000 | cr0Extra), 0x0f, 0x22, 0xc0];
+}
+
+function put32(h: CpuHarness, address: number, v: number): void {
+  h.load(address, [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24]);
+}
+
+/**
+ * Flat 32-bit harness running `enablePaging()` then `body` from 0x10000. The first 2 MiB (all
+ * of RAM) are identity-mapped read/write/user; linear 0x400000 and up go through PT1, whose
+ * entries the tests write. #PF enters a handler that halts.
+ */
+function paged(body: number[], cr0Extra = 0, cr4 = 0): { h: CpuHarness; at: number } {
+  const prologue = enablePaging(cr0Extra, cr4);
+  const h = new CpuHarness().flat32([...prologue, ...body]);
+  h.cpu.st[S.IDTR_BASE] = IDT;
+  h.cpu.st[S.IDTR_LIMIT] = 0x7ff;
+  const gate = IDT + Vec.PF * 8;
+  h.load(gate, [PF_HANDLER & 0xff, PF_HANDLER >> 8, 0x08, 0x00, 0x00, 0x8e, 0x00, 0x00]);
+  h.load(PF_HANDLER, [0xf4]);
+  put32(h, PD, PT0 | P | RW | US);
+  put32(h, PD + 4, PT1 | P | RW | US);
+  for (let page = 0; page < 512; page++) put32(h, PT0 + page * 4, (page << 12) | P | RW | US);
+  return { h, at: 0x10000 + prologue.length };
+}
+
+/** Loads `code` where the halted harness stopped and runs it; returns its address. */
+function continueWith(h: CpuHarness, code: number[]): number {
+  const at = h.eip;
+  h.load(at, code);
+  h.cpu.st[S.HALTED] = 0;
+  h.run();
+  return at;
+}
+
+/** After #PF reached the handler: the error code, the saved EIP and CR2. */
+function pageFault(h: CpuHarness): { code: number; eip: number; cr2: number } {
+  expect(h.eip, 'the #PF handler ran').to.equal(PF_HANDLER + 1);
+  const esp = h.get(Reg.ESP);
+  return { code: h.read32(esp), eip: h.read32(esp + 4), cr2: h.cpu.st[S.CR2] >>> 0 };
+}
+
+/** The fault a direct linear access raises (for CPL 3, which the IDT cannot enter yet from ring 3). */
+function faultOf(access: () => void): CpuFault {
+  try {
+    access();
+  } catch (e) {
+    if (e instanceof CpuFault) return e;
+    throw e;
+  }
+  throw new Error('no fault');
+}
+
+describe('paging (32-bit, two-level)', () => {
+  it('translates 4 KiB pages and sets A on the PDE, A and D on the PTE written, only A on the PTE read', () => {
+    // mov dword [0x400010], 0x12345678; mov ebx, [0x400010]; mov ecx, [0x401020]; hlt
+    const { h } = paged([0xc7, 0x05, 0x10, 0x00, 0x40, 0x00, 0x78, 0x56, 0x34, 0x12, 0x8b, 0x1d, 0x10, 0x00, 0x40, 0x00,
+      0x8b, 0x0d, 0x20, 0x10, 0x40, 0x00, 0xf4]);
+    put32(h, PT1, FRAME_A | P | RW);
+    put32(h, PT1 + 4, FRAME_C | P | RW);
+    put32(h, FRAME_C + 0x20, 0xdeadbeef);
+    h.run();
+    expect(h.read32(FRAME_A + 0x10)).to.equal(0x12345678);
+    expect(h.get(Reg.EBX)).to.equal(0x12345678);
+    expect(h.get(Reg.ECX)).to.equal(0xdeadbeef);
+    expect(h.read32(PD + 4) & (A | D)).to.equal(A);
+    expect(h.read32(PT1) & (A | D)).to.equal(A | D);
+    expect(h.read32(PT1 + 4) & (A | D)).to.equal(A);
+  });
+
+  it('translates 4 MiB pages with CR4.PSE and sets A, then D, on the PDE', () => {
+    // mov ebx, [0x800010]; hlt — then mov dword [0x800020], 0xcafe; hlt
+    const { h } = paged([0x8b, 0x1d, 0x10, 0x00, 0x80, 0x00, 0xf4], 0, 0x10);
+    put32(h, PD + 8, 0x00000000 | PS | P | RW);                              // linear 8 MiB -> physical 0
+    put32(h, 0x10, 0x5a5a5a5a);
+    h.run();
+    expect(h.cpu.st[S.CR4]).to.equal(0x10);
+    expect(h.get(Reg.EBX)).to.equal(0x5a5a5a5a);
+    expect(h.read32(PD + 8) & (A | D)).to.equal(A);
+    continueWith(h, [0xc7, 0x05, 0x20, 0x00, 0x80, 0x00, 0xfe, 0xca, 0x00, 0x00, 0xf4]);
+    expect(h.read32(0x20)).to.equal(0xcafe);
+    expect(h.read32(PD + 8) & (A | D)).to.equal(A | D);
+  });
+
+  describe('#PF error codes, CR2 and the saved EIP', () => {
+    const READ = [0xa1, 0x00, 0x00, 0x40, 0x00, 0xf4];                        // mov eax, [0x400000]
+    const WRITE = [0xc7, 0x05, 0x00, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00, 0xf4]; // mov dword [0x400000], 1
+
+    it('read of a page whose PDE is not present: 0', () => {
+      const { h, at } = paged(READ);
+      put32(h, PD + 4, 0);
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 0, eip: at, cr2: 0x400000 });
+    });
+
+    it('read of a page whose PTE is not present: 0; write: 2 (W)', () => {
+      for (const [body, code] of [[READ, 0], [WRITE, 2]] as const) {
+        const { h, at } = paged([...body]);
+        h.run();
+        expect(pageFault(h)).to.deep.equal({ code, eip: at, cr2: 0x400000 });
+      }
+    });
+
+    it('supervisor write to a read-only page with CR0.WP: 3 (P, W), memory unchanged', () => {
+      const { h, at } = paged(WRITE, CR0_WP);
+      put32(h, PT1, FRAME_A | P);
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 3, eip: at, cr2: 0x400000 });
+      expect(h.read32(FRAME_A)).to.equal(0);
+      expect(h.read32(PT1) & D).to.equal(0);
+    });
+
+    it('a read-only PDE protects its whole table just as a read-only PTE does', () => {
+      const { h } = paged(WRITE, CR0_WP);
+      put32(h, PD + 4, PT1 | P | US);
+      put32(h, PT1, FRAME_A | P | RW);
+      h.run();
+      expect(pageFault(h).code).to.equal(3);
+    });
+
+    it('supervisor write to a read-only page without CR0.WP succeeds and sets D', () => {
+      const { h } = paged(WRITE);
+      put32(h, PT1, FRAME_A | P);
+      h.run();
+      expect(h.eip).to.not.equal(PF_HANDLER + 1);
+      expect(h.read32(FRAME_A)).to.equal(1);
+      expect(h.read32(PT1) & (A | D)).to.equal(A | D);
+    });
+
+    it('CPL 3: not present 4/6, supervisor page 5/7, read-only user page 7 even without WP', () => {
+      const { h } = paged([0xf4]);
+      put32(h, PT1, FRAME_A | P | RW);                                       // supervisor page
+      put32(h, PT1 + 4, FRAME_B | P | US);                                   // read-only user page
+      put32(h, PT1 + 8, FRAME_C | P | RW | US);                              // user page
+      put32(h, FRAME_B, 0x77);
+      h.run();
+      h.cpu.st[S.CPL] = 3;
+      const cpu = h.cpu;
+      const cases: [() => void, number, number][] = [
+        [() => cpu.readLin32(0x403000), 4, 0x403000],
+        [() => cpu.writeLin8(0x403005, 1), 6, 0x403005],
+        [() => cpu.readLin8(0x400010), 5, 0x400010],
+        [() => cpu.writeLin16(0x400020, 1), 7, 0x400020],
+        [() => cpu.writeLin32(0x401000, 1), 7, 0x401000],
+      ];
+      for (const [access, code, cr2] of cases) {
+        const f = faultOf(access);
+        expect([f.vector, f.errorCode, h.cpu.st[S.CR2] >>> 0]).to.deep.equal([Vec.PF, code, cr2]);
+      }
+      expect(cpu.readLin32(0x401000)).to.equal(0x77);
+      cpu.writeLin32(0x402000, 0x1234);
+      expect(h.read32(FRAME_C)).to.equal(0x1234);
+      h.cpu.st[S.CPL] = 0;
+      expect(cpu.readLin8(0x400010)).to.equal(0);                            // the same page is fine for CPL 0
+    });
+  });
+
+  it('a TLB entry filled by a read walks again on the first write, to set D', () => {
+    const { h } = paged([0xf4]);
+    put32(h, PT1, FRAME_A | P | RW);
+    h.run();
+    h.cpu.readLin32(0x400000);
+    expect(h.read32(PT1) & (A | D)).to.equal(A);
+    h.cpu.writeLin32(0x400000, 5);
+    expect(h.read32(PT1) & (A | D)).to.equal(A | D);
+  });
+
+  it('global pages survive a CR3 reload but not INVLPG; other pages are reloaded', () => {
+    // mov ebx, [0x400000]; mov esi, [0x401000]; mov dword [PT1], FRAME_B|G|RW|P;
+    // mov dword [PT1+4], FRAME_A|RW|P; mov eax, cr3; mov cr3, eax; mov ecx, [0x400000];
+    // mov edi, [0x401000]; invlpg [0x400000]; mov edx, [0x400000]; hlt
+    const imm = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+    const { h } = paged([
+      0x8b, 0x1d, 0x00, 0x00, 0x40, 0x00, 0x8b, 0x35, 0x00, 0x10, 0x40, 0x00,
+      0xc7, 0x05, ...imm(PT1), ...imm(FRAME_B | G | RW | P), 0xc7, 0x05, ...imm(PT1 + 4), ...imm(FRAME_A | RW | P),
+      0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0x8b, 0x0d, 0x00, 0x00, 0x40, 0x00, 0x8b, 0x3d, 0x00, 0x10, 0x40, 0x00,
+      0x0f, 0x01, 0x3d, 0x00, 0x00, 0x40, 0x00, 0x8b, 0x15, 0x00, 0x00, 0x40, 0x00, 0xf4,
+    ], 0, 0x80);
+    put32(h, PT1, FRAME_A | G | P | RW);
+    put32(h, PT1 + 4, FRAME_B | P | RW);
+    put32(h, FRAME_A, 0xaaaa);
+    put32(h, FRAME_B, 0xbbbb);
+    h.run();
+    expect([Reg.EBX, Reg.ESI, Reg.ECX, Reg.EDI, Reg.EDX].map((r) => h.get(r).toString(16)))
+      .to.deep.equal(['aaaa', 'bbbb', 'aaaa', 'aaaa', 'bbbb']);
+  });
+
+  it('without CR4.PGE the G bit is ignored: a CR3 reload drops the page', () => {
+    const { h } = paged([0xf4]);
+    put32(h, PT1, FRAME_A | G | P | RW);
+    put32(h, FRAME_B, 0xbbbb);
+    h.run();
+    h.cpu.readLin32(0x400000);
+    put32(h, PT1, FRAME_B | G | P | RW);
+    // mov eax, cr3; mov cr3, eax; mov ebx, [0x400000]; hlt
+    continueWith(h, [0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0x8b, 0x1d, 0x00, 0x00, 0x40, 0x00, 0xf4]);
+    expect(h.get(Reg.EBX)).to.equal(0xbbbb);
+  });
+
+  it('keeps using a stale translation until INVLPG', () => {
+    // mov ebx, [0x401000]; mov dword [PT1+4], FRAME_A|RW|P; mov ecx, [0x401000]; invlpg [0x401000]; mov edx, [0x401000]; hlt
+    const { h } = paged([0x8b, 0x1d, 0x00, 0x10, 0x40, 0x00, 0xc7, 0x05, 0x04, 0x20, 0x02, 0x00, 0x03, 0x00, 0x03, 0x00,
+      0x8b, 0x0d, 0x00, 0x10, 0x40, 0x00, 0x0f, 0x01, 0x3d, 0x00, 0x10, 0x40, 0x00, 0x8b, 0x15, 0x00, 0x10, 0x40, 0x00, 0xf4]);
+    put32(h, PT1 + 4, FRAME_B | P | RW);
+    put32(h, FRAME_A, 0xaaaa);
+    put32(h, FRAME_B, 0xbbbb);
+    h.run();
+    expect([h.get(Reg.EBX), h.get(Reg.ECX), h.get(Reg.EDX)]).to.deep.equal([0xbbbb, 0xbbbb, 0xaaaa]);
+  });
+
+  it('turning CR0.WP on flushes the TLB: a dirty read-only page then faults', () => {
+    const { h } = paged([0xf4]);
+    put32(h, PT1, FRAME_A | P);
+    h.run();
+    h.cpu.writeLin32(0x400000, 1);
+    // mov eax, cr0; or eax, WP; mov cr0, eax; mov dword [0x400000], 2; hlt
+    const at = continueWith(h, [0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x01, 0x00, 0x0f, 0x22, 0xc0, 0xc7, 0x05, 0x00, 0x00, 0x40, 0x00, 0x02, 0x00, 0x00, 0x00, 0xf4]);
+    expect(pageFault(h)).to.deep.equal({ code: 3, eip: at + 11, cr2: 0x400000 });
+    expect(h.read32(FRAME_A)).to.equal(1);
+  });
+
+  describe('page-crossing writes', () => {
+    it('a dword write reaching an absent page faults on it and leaves the first page unchanged', () => {
+      const { h, at } = paged([0xc7, 0x05, 0xfe, 0x0f, 0x40, 0x00, 0x44, 0x33, 0x22, 0x11, 0xf4]); // mov dword [0x400ffe], 0x11223344
+      put32(h, PT1, FRAME_A | P | RW);
+      put32(h, FRAME_A + 0xffc, 0xeeeeeeee);
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 2, eip: at, cr2: 0x401000 });
+      expect(h.read32(FRAME_A + 0xffc)).to.equal(0xeeeeeeee);
+    });
+
+    it('a word write reaching a read-only page (WP) faults with 3 and leaves the first page unchanged', () => {
+      const { h, at } = paged([0x66, 0xc7, 0x05, 0xff, 0x0f, 0x40, 0x00, 0x66, 0x55, 0xf4], CR0_WP); // mov word [0x400fff], 0x5566
+      put32(h, PT1, FRAME_A | P | RW);
+      put32(h, PT1 + 4, FRAME_B | P);
+      put32(h, FRAME_A + 0xffc, 0xeeeeeeee);
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 3, eip: at, cr2: 0x401000 });
+      expect(h.read32(FRAME_A + 0xffc)).to.equal(0xeeeeeeee);
+      expect(h.read8(FRAME_B)).to.equal(0);
+    });
+
+    it('a dword write across two mapped pages lands in both frames', () => {
+      const { h } = paged([0xc7, 0x05, 0xfe, 0x0f, 0x40, 0x00, 0x44, 0x33, 0x22, 0x11, 0xa1, 0xfe, 0x0f, 0x40, 0x00, 0xf4]);
+      put32(h, PT1, FRAME_A | P | RW);
+      put32(h, PT1 + 4, FRAME_C | P | RW);
+      h.run();
+      expect(h.read16(FRAME_A + 0xffe)).to.equal(0x3344);
+      expect(h.read16(FRAME_C)).to.equal(0x1122);
+      expect(h.get(Reg.EAX)).to.equal(0x11223344);                              // mov eax, [0x400ffe] reads it back
+    });
+  });
+
+  describe('instruction fetch', () => {
+    it('a jump to an absent page faults at the target: CR2 and the saved EIP are the target', () => {
+      const { h } = paged([0xb8, 0x00, 0x00, 0x40, 0x00, 0xff, 0xe0]);     // mov eax, 0x400000; jmp eax
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 0, eip: 0x400000, cr2: 0x400000 });
+    });
+
+    it('an instruction running into an absent page faults with CR2 there and EIP at the instruction', () => {
+      const { h } = paged([0xb8, 0xfe, 0x0f, 0x40, 0x00, 0xff, 0xe0]);     // mov eax, 0x400ffe; jmp eax
+      put32(h, PT1, FRAME_A | P | RW);
+      h.load(FRAME_A + 0xffe, [0xb8, 0x01]);                                 // mov eax, imm32 cut by the page end
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 0, eip: 0x400ffe, cr2: 0x401000 });
+    });
+
+    it('runs code through a mapping, and the mapped code after a remap', () => {
+      // mov eax, 0x400000; call eax; hlt — the page holds "mov ebx, 1; ret", then "mov ebx, 2; ret"
+      const { h } = paged([0xb8, 0x00, 0x00, 0x40, 0x00, 0xff, 0xd0, 0xf4]);
+      put32(h, PT1, FRAME_A | P | RW);
+      h.load(FRAME_A, [0xbb, 0x01, 0x00, 0x00, 0x00, 0xc3]);
+      h.load(FRAME_B, [0xbb, 0x02, 0x00, 0x00, 0x00, 0xc3]);
+      h.run();
+      expect(h.get(Reg.EBX)).to.equal(1);
+      put32(h, PT1, FRAME_B | P | RW);
+      h.cpu.paging.flushPage(0x400000);
+      h.cpu.st[S.HALTED] = 0;
+      h.cpu.st[S.EIP] = h.eip - 3;                                           // the call again
+      h.run();
+      expect(h.get(Reg.EBX)).to.equal(2);
+    });
+  });
+});
