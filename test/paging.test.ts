@@ -131,6 +131,19 @@ describe('paging (32-bit, two-level)', () => {
       expect(h.read32(PT1) & D).to.equal(0);
     });
 
+    it('a read-modify-write into a read-only page faults before it changes flags or memory', () => {
+      // clc; add dword [0x400000], 1 -- 0xFFFFFFFF + 1 would set CF and ZF
+      const { h, at } = paged([0xf8, 0x83, 0x05, 0x00, 0x00, 0x40, 0x00, 0x01, 0xf4], CR0_WP);
+      put32(h, PT1, FRAME_A | P);
+      put32(h, FRAME_A, 0xffffffff);
+      h.run();
+      expect(pageFault(h)).to.deep.equal({ code: 3, eip: at + 1, cr2: 0x400000 });
+      expect(h.read32(FRAME_A)).to.equal(0xffffffff);
+      // The EFLAGS pushed at the fault are those from before the ADD: CF and ZF clear.
+      const pushedFlags = h.read32(h.get(Reg.ESP) + 12);
+      expect(pushedFlags & 0x41).to.equal(0);
+    });
+
     it('a read-only PDE protects its whole table just as a read-only PTE does', () => {
       const { h } = paged(WRITE, CR0_WP);
       put32(h, PD + 4, PT1 | P | US);

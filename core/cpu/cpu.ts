@@ -121,11 +121,13 @@ export class Cpu implements ByteSource {
    * written, so a fault leaves memory unchanged (CR2 is then the second page's first byte).
    */
   private writeCrossing(lin: number, bytes: number, v: number): void {
-    if (this.pagingOn) {
-      this.paging.translate(lin, true);
-      this.paging.translate((lin + bytes - 1) & ~0xfff, true);
-    }
+    if (this.pagingOn) this.probeWrite(lin, bytes);
     for (let k = 0; k < bytes; k++) this.writeLin8(lin + k, v >> (k << 3));
+  }
+  /** Checks (with paging on) that `bytes` bytes at `lin` may be written, setting D, without writing. */
+  probeWrite(lin: number, bytes: number): void {
+    this.paging.translate(lin, true);
+    if ((lin & 0xfff) + bytes > 0x1000) this.paging.translate((lin + bytes - 1) & ~0xfff, true);
   }
   readLin(size: number, lin: number): number {
     return size === 32 ? this.readLin32(lin) : size === 16 ? this.readLin16(lin) : this.readLin8(lin);
@@ -153,10 +155,26 @@ export class Cpu implements ByteSource {
     return (this.opLin = this.linear(i.seg, this.ea(i), bytes));
   }
 
+  /**
+   * Linear address of a read-modify-write memory operand. Write access is checked before the
+   * read, so an instruction whose write would fault (a read-only or copy-on-write page) faults
+   * before it changes flags or registers, as on hardware.
+   */
+  rmwLinear(i: Insn, bytes: number): number {
+    const lin = this.eaLinear(i, bytes);
+    if (this.pagingOn) this.probeWrite(lin, bytes);
+    return lin;
+  }
+
   // ---- ModRM operands ----
   readE(i: Insn, size: number): number {
     if (i.mod === 3) return this.getReg(size, i.rm);
     return this.readLin(size, this.eaLinear(i, size >> 3));
+  }
+  /** readE for an operand the instruction will write back (see rmwLinear). */
+  readForUpdateE(i: Insn, size: number): number {
+    if (i.mod === 3) return this.getReg(size, i.rm);
+    return this.readLin(size, this.rmwLinear(i, size >> 3));
   }
   /** Writes the r/m operand after readE computed its address. */
   writeBackE(i: Insn, size: number, v: number): void {

@@ -2,7 +2,7 @@ import { getCF, setAdd, setIncDec, setLogic, setSub } from '../flags.js';
 import type { OpcodeEntry } from '../../decoder/table.js';
 import type { Cpu } from '../cpu.js';
 import type { BoundInsn } from '../decode-cache.js';
-import { HandlerMap, Builder, reader, writeBack, operandSize } from './operands.js';
+import { HandlerMap, Builder, updateReader, writeBack, operandSize } from './operands.js';
 
 const enum Kind { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST }
 
@@ -51,7 +51,7 @@ export function binaryExec(cpu: Cpu, i: BoundInsn): void {
     if (writes) cpu.setReg(size, i.rm, r);
     return;
   }
-  const lin = cpu.eaLinear(i, size >> 3);
+  const lin = writes ? cpu.rmwLinear(i, size >> 3) : cpu.eaLinear(i, size >> 3);
   const r = alu(st, kind, size, cpu.readLin(size, lin), b);
   if (writes) cpu.writeLin(size, lin, r);
 }
@@ -82,7 +82,7 @@ export function incDecExec(cpu: Cpu, i: BoundInsn): void {
   let a: number;
   const register = (arg & 8) !== 0 ? arg >> 4 : i.mod === 3 ? i.rm : -1;
   if (register >= 0) a = cpu.getReg(size, register);
-  else a = cpu.readLin(size, (lin = cpu.eaLinear(i, size >> 3)));
+  else a = cpu.readLin(size, (lin = cpu.rmwLinear(i, size >> 3)));
   const r = isDec ? (a - 1) | 0 : (a + 1) | 0;
   setIncDec(cpu.st, size, a, r, isDec);
   if (register >= 0) cpu.setReg(size, register, r); else cpu.writeLin(size, lin, r);
@@ -103,13 +103,13 @@ export const ALU_OPS: HandlerMap = {
   INC: incDec(false),
   DEC: incDec(true),
   NOT: (entry, o32) => {
-    const read = reader(entry, 0, o32);
+    const read = updateReader(entry, 0, o32);
     const write = writeBack(entry, 0, o32);
     return (cpu, i) => write(cpu, i, ~read(cpu, i));
   },
   NEG: (entry, o32) => {
     const size = operandSize(entry.operands[0], o32);
-    const read = reader(entry, 0, o32);
+    const read = updateReader(entry, 0, o32);
     const write = writeBack(entry, 0, o32);
     return (cpu, i) => {
       const a = read(cpu, i);

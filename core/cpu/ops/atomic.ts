@@ -46,7 +46,8 @@ const cmpxchg: Builder = (entry, o32) => {
 /** CMPXCHG8B m64: compare EDX:EAX with m64; equal: m64 = ECX:EBX, else EDX:EAX = m64. Only ZF changes. */
 const cmpxchg8b: Builder = () => (cpu, i) => {
   const st = cpu.st;
-  const lin = cpu.eaLinear(i, 8);
+  // Both dwords are checked for write access first, so a fault cannot leave half of them written.
+  const lin = cpu.rmwLinear(i, 8);
   const lo = cpu.readLin32(lin), hi = cpu.readLin32(lin + 4);
   const equal = lo === st[Reg.EAX] && hi === st[Reg.EDX];
   if (equal) {

@@ -70,6 +70,14 @@ export function reader(entry: OpcodeEntry, index: number, o32: boolean): Reader 
   }
 }
 
+/** A reader for the destination of a read-modify-write: a memory operand is checked for write access first. */
+export function updateReader(entry: OpcodeEntry, index: number, o32: boolean): Reader {
+  const spec = entry.operands[index];
+  if (spec.method !== 'E') return reader(entry, index, o32);
+  const size = operandSize(spec, o32);
+  return (cpu, i) => cpu.readForUpdateE(i, size);
+}
+
 function registerReader(size: number, r: number): Reader {
   if (size === 32) return (cpu) => cpu.st[r];
   if (size === 16) return (cpu) => cpu.r16[r << 1];

@@ -3,7 +3,7 @@ import type { Insn } from '../../decoder/decoder.js';
 import type { Cpu } from '../cpu.js';
 import type { BoundInsn } from '../decode-cache.js';
 import { AF, CF, getCF, OF, setFlagBits, setResultFlags } from '../flags.js';
-import { Builder, HandlerMap, operandSize, reader, signExtend, writeBack } from './operands.js';
+import { Builder, HandlerMap, operandSize, updateReader, signExtend, writeBack } from './operands.js';
 
 /**
  * Shifts and rotates: ROL ROR RCL RCR SHL/SAL SHR SAR by 1, CL or an immediate, and the double
@@ -80,7 +80,7 @@ export function shiftExec(cpu: Cpu, i: BoundInsn): void {
   const kind = arg & 7;
   const size = 8 << ((arg >> 3) & 3);
   const from = arg >> 5;
-  const v = cpu.readE(i, size);
+  const v = cpu.readForUpdateE(i, size);
   const c = from === CountFrom.ONE ? 1 : (from === CountFrom.CL ? cpu.getReg8(1) : i.imm) & 31;
   if (c === 0) return;
   const st = cpu.st;
@@ -155,7 +155,7 @@ function shrd16(d: number, s: number, c: number): [number, number] {
 function doubleShift(left: boolean): Builder {
   return (entry, o32) => {
     const size = o32 ? 32 : 16;
-    const read = reader(entry, 0, o32);
+    const read = updateReader(entry, 0, o32);
     const write = writeBack(entry, 0, o32);
     const count = countReader(entry.operands[2]);
     return (cpu, i) => {
