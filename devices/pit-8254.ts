@@ -2,6 +2,7 @@ import type { Device } from './device.js';
 import type { IoBus } from './bus/io-bus.js';
 import type { IrqLine } from './bus/irq-line.js';
 import type { Scheduler } from '../core/machine/scheduler.js';
+import { fromBcd, toBcd } from './bcd.js';
 
 /** The PC's PIT input clock: 14.31818 MHz / 12. */
 export const PIT_HZ = 1_193_182;
@@ -44,14 +45,7 @@ export function pitTickTimeNs(tick: number): number {
   return seconds * NS_PER_SECOND + Math.ceil((rest * NS_PER_SECOND) / PIT_HZ);
 }
 
-function toBcd(value: number): number {
-  return (((value / 1000) | 0) % 10 << 12) | (((value / 100) | 0) % 10 << 8) | (((value / 10) | 0) % 10 << 4) | value % 10;
-}
 
-/** Digits above 9 are taken at face value: the datasheet leaves such counts undefined. */
-function fromBcd(raw: number): number {
-  return ((raw >> 12) & 15) * 1000 + ((raw >> 8) & 15) * 100 + ((raw >> 4) & 15) * 10 + (raw & 15);
-}
 
 /** Modes 6 and 7 are aliases of 2 and 3. */
 function modeOf(control: number): number {
@@ -274,7 +268,7 @@ export class Pit8254 implements Device {
   /** The count register as the CE takes it: 0 stands for 2^16, or 10^4 in BCD. */
   private initialCount(counter: Counter): number {
     const raw = counter.countRegister;
-    return counter.control & 1 ? fromBcd(raw) || 10_000 : raw || 0x10000;
+    return counter.control & 1 ? fromBcd(raw, 4) || 10_000 : raw || 0x10000;
   }
 
   /** Applies a mode 2/3 reload that has come due. */
@@ -394,7 +388,7 @@ export class Pit8254 implements Device {
 
   private latchValue(counter: Counter, tick: number): number {
     const count = this.count(counter, tick);
-    return counter.control & 1 ? toBcd(count) : count;
+    return counter.control & 1 ? toBcd(count, 4) : count;
   }
 
   /** Read-back command: bits 3-1 select counters, bit 5 clear latches counts, bit 4 clear latches status. */
