@@ -1,8 +1,9 @@
 import type { Cpu } from './cpu.js';
 import { CpuFault, fault, GuestError, Vec, VECTOR_NAMES } from './faults.js';
 import { AC, IF, NT, RF, TF, VM } from './flags.js';
-import { loadSegment, realOrV86 } from './segments.js';
-import { S, Seg } from './state-layout.js';
+import { checkCodeLimit, enterInnerStack, frameAddresses, innerStack, writeFrame } from './privilege.js';
+import { DESC_PRESENT, dplOf, isCode, isConformingCode, loadCodeDescriptor, loadSegment, readDescriptor, realOrV86 } from './segments.js';
+import { Reg, S, Seg } from './state-layout.js';
 
 /** Exceptions that push an error code in protected mode. */
 const HAS_ERROR_CODE = new Set([Vec.DF, Vec.TS, Vec.NP, Vec.SS, Vec.GP, Vec.PF, Vec.AC]);
@@ -33,7 +34,12 @@ function deliverReal(cpu: Cpu, vector: number): void {
   cpu.setEflags(0, IF | TF | AC | RF);
 }
 
-/** Interrupt and trap gates to the current privilege level; the rest arrives with the protected-mode issue. */
+/**
+ * Interrupt and trap gates (SDM 6.12.1): to the handler's level when its code segment is
+ * non-conforming and more privileged, with the stack from the TSS receiving SS, ESP, EFLAGS, CS,
+ * EIP and the error code; otherwise at the current level on the current stack. The frame is
+ * written before any register changes, so a fault while writing it leaves the state as it was.
+ */
 function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
   const st = cpu.st;
   if (st[S.EFLAGS] & VM) throw new GuestError(`interrupt ${vector} in virtual-8086 mode is not supported yet`, 'unsupported');
@@ -42,27 +48,35 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   const lo = cpu.readLin32(st[S.IDTR_BASE] + idt);
   const hi = cpu.readLin32(st[S.IDTR_BASE] + idt + 4);
   const type = (hi >> 8) & 0x1f;
-  const dpl = (hi >> 13) & 3;
   const gate32 = (type & 0x8) !== 0;
   if (type === 0x5) throw new GuestError(`IDT entry ${vector} is a task gate; task switching is not supported yet`, 'unsupported');
   // Anything but an interrupt, trap or task gate (a zeroed entry, a segment descriptor) is #GP.
   if (type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) fault(Vec.GP, idt + 2);
-  if (software && dpl < st[S.CPL]) fault(Vec.GP, idt + 2);
+  if (software && dplOf(hi >> 8) < st[S.CPL]) fault(Vec.GP, idt + 2);
   if ((hi & 0x8000) === 0) fault(Vec.NP, idt + 2);
   const selector = lo >>> 16;
+  if ((selector & 0xfffc) === 0) fault(Vec.GP, 0);
+  const code = readDescriptor(cpu, selector);
+  const cpl = st[S.CPL];
+  const dpl = dplOf(code.flags);
+  if (!isCode(code.flags) || dpl > cpl) fault(Vec.GP, selector & 0xfffc);
+  if ((code.flags & DESC_PRESENT) === 0) fault(Vec.NP, selector & 0xfffc);
   const target = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
-  if ((selector & 3) !== st[S.CPL] && (selector & 0xfffc) !== 0) {
-    throw new GuestError(`interrupt ${vector} through a gate to another privilege level is not supported yet`, 'unsupported');
-  }
+  checkCodeLimit(code, target);
   const size = gate32 ? 32 : 16;
-  const flags = cpu.eflags;
-  const oldCs = st[S.SEL + Seg.CS];
-  const oldEip = st[S.EIP];
-  loadSegment(cpu, Seg.CS, (selector & 0xfffc) | st[S.CPL]);
-  cpu.push(size, flags);
-  cpu.push(size, oldCs);
-  cpu.push(size, oldEip);
-  if (errorCode >= 0) cpu.push(size, errorCode);
+  const frame = [cpu.eflags, st[S.SEL + Seg.CS], st[S.EIP]];
+  if (errorCode >= 0) frame.push(errorCode);
+  if (!isConformingCode(code.flags) && dpl < cpl) {
+    const stack = innerStack(cpu, dpl);
+    frame.unshift(st[S.SEL + Seg.SS], st[Reg.ESP]);
+    const bytes = size >> 3;
+    writeFrame(cpu, dpl, size, frameAddresses(stack.d, stack.selector, stack.pointer, frame.length, bytes), frame);
+    enterInnerStack(cpu, stack, frame.length * bytes);
+    loadCodeDescriptor(cpu, selector, code, dpl);
+  } else {
+    for (const v of frame) cpu.push(size, v);
+    loadCodeDescriptor(cpu, selector, code, cpl);
+  }
   st[S.EIP] = target;
   cpu.setEflags(0, TF | NT | RF | VM | (type & 1 ? 0 : IF));
 }

@@ -2,7 +2,7 @@ import type { Insn } from '../../decoder/decoder.js';
 import type { Cpu } from '../cpu.js';
 import { fault, Vec } from '../faults.js';
 import { setFlagBits, ZF } from '../flags.js';
-import { Descriptor, DESC_CODE, DESC_PRESENT, DESC_SEGMENT, readDescriptor } from '../segments.js';
+import { Descriptor, DESC_CODE, DESC_PRESENT, DESC_SEGMENT, readDescriptor, selectorInTable } from '../segments.js';
 import { S } from '../state-layout.js';
 import { Builder, HandlerMap } from './operands.js';
 
@@ -91,11 +91,7 @@ function ltr(cpu: Cpu, i: Insn): void {
 
 /** Whether a selector names a descriptor inside its table (LAR, LSL, VERR, VERW answer in ZF instead of faulting). */
 function inTable(cpu: Cpu, selector: number): boolean {
-  if ((selector & 0xfffc) === 0) return false;
-  const st = cpu.st;
-  const last = (selector & 0xfff8) + 7;
-  if ((selector & 4) !== 0) return (st[S.LDTR] & 0xfffc) !== 0 && last <= st[S.LDTR_LIMIT] >>> 0;
-  return last <= st[S.GDTR_LIMIT] >>> 0;
+  return (selector & 0xfffc) !== 0 && selectorInTable(cpu, selector);
 }
 
 /** The privilege rule of LAR, LSL, VERR, VERW: DPL >= CPL and DPL >= RPL, except that conforming code is visible to all. */
