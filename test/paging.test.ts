@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { CpuHarness, Reg, S } from './support/cpu-harness.js';
 import { CpuFault, Vec } from '../core/cpu/faults.js';
+import { readDescriptor } from '../core/cpu/segments.js';
 
 /** Page-structure bits (SDM Vol. 3A, 4.3). */
 const P = 0x1, RW = 0x2, US = 0x4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
@@ -251,6 +252,16 @@ describe('paging (32-bit, two-level)', () => {
     const at = continueWith(h, [0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x01, 0x00, 0x0f, 0x22, 0xc0, 0xc7, 0x05, 0x00, 0x00, 0x40, 0x00, 0x02, 0x00, 0x00, 0x00, 0xf4]);
     expect(pageFault(h)).to.deep.equal({ code: 3, eip: at + 11, cr2: 0x400000 });
     expect(h.read32(FRAME_A)).to.equal(1);
+  });
+
+  it('descriptor-table reads are supervisor accesses even at CPL 3', () => {
+    const { h } = paged([0xf4]);
+    h.run();
+    put32(h, PT0, P | RW);                  // page 0 (the GDT at 0x800) supervisor-only
+    h.cpu.paging.flushAll();
+    h.cpu.st[S.CPL] = 3;
+    expect(readDescriptor(h.cpu, 0x08).flags & 0x80).to.equal(0x80);
+    expect(faultOf(() => h.cpu.readLin32(0x800))).to.deep.include({ vector: Vec.PF, errorCode: 5 });
   });
 
   describe('page-crossing writes', () => {

@@ -4,6 +4,7 @@ import { Paging } from '../mmu/paging.js';
 import type { IoBus } from '../../devices/bus/io-bus.js';
 import { Reg, S, Seg, STATE_BASE } from './state-layout.js';
 import { fault, Vec } from './faults.js';
+import { segmentLinear } from './segments.js';
 import { getEflags, setEflags, EFLAGS_FIXED } from './flags.js';
 
 /** Family 6 (P6), model 3, stepping 3: what RESET leaves in EDX and CPUID leaf 1 reports. */
@@ -124,6 +125,21 @@ export class Cpu implements ByteSource {
     if (this.pagingOn) this.probeWrite(lin, bytes);
     for (let k = 0; k < bytes; k++) this.writeLin8(lin + k, v >> (k << 3));
   }
+  /**
+   * Reads a descriptor table or the TSS as the processor does: a supervisor access at any CPL
+   * (with paging, a kernel may map them supervisor-only).
+   */
+  readSystem(size: number, lin: number): number {
+    if (!this.pagingOn) return this.readLin(size, lin);
+    this.paging.systemAccess = true;
+    try { return this.readLin(size, lin); } finally { this.paging.systemAccess = false; }
+  }
+  /** Writes a descriptor byte (accessed and busy bits) as a supervisor access. */
+  writeSystem8(lin: number, v: number): void {
+    if (!this.pagingOn) { this.writeLin8(lin, v); return; }
+    this.paging.systemAccess = true;
+    try { this.writeLin8(lin, v); } finally { this.paging.systemAccess = false; }
+  }
   /** Checks (with paging on) that `bytes` bytes at `lin` may be written, setting D, without writing. */
   probeWrite(lin: number, bytes: number): void {
     this.paging.translate(lin, true);
@@ -140,7 +156,11 @@ export class Cpu implements ByteSource {
   /** Linear address of seg:offset for an access of `bytes` bytes, after the limit check. */
   linear(seg: number, offset: number, bytes: number): number {
     const off = offset >>> 0;
-    if (off + bytes - 1 > this.st[S.SEG_LIMIT + seg] >>> 0) fault(seg === Seg.SS ? Vec.SS : Vec.GP, 0);
+    // Fast path for present expand-up segments; expand-down, unusable (null) segments and limit
+    // violations take the full check.
+    if (off + bytes - 1 > this.st[S.SEG_LIMIT + seg] >>> 0 || (this.st[S.SEG_FLAGS + seg] & 0x84) !== 0x80) {
+      return segmentLinear(this, seg, off, bytes);
+    }
     return (this.st[S.SEG_BASE + seg] + off) | 0;
   }
   /** Effective address (offset) of the decoded ModRM memory operand. */

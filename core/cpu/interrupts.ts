@@ -45,8 +45,8 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   if (st[S.EFLAGS] & VM) throw new GuestError(`interrupt ${vector} in virtual-8086 mode is not supported yet`, 'unsupported');
   const idt = vector * 8;
   if (idt + 7 > st[S.IDTR_LIMIT] >>> 0) fault(Vec.GP, idt + 2);
-  const lo = cpu.readLin32(st[S.IDTR_BASE] + idt);
-  const hi = cpu.readLin32(st[S.IDTR_BASE] + idt + 4);
+  const lo = cpu.readSystem(32, st[S.IDTR_BASE] + idt);
+  const hi = cpu.readSystem(32, st[S.IDTR_BASE] + idt + 4);
   const type = (hi >> 8) & 0x1f;
   const gate32 = (type & 0x8) !== 0;
   if (type === 0x5) throw new GuestError(`IDT entry ${vector} is a task gate; task switching is not supported yet`, 'unsupported');

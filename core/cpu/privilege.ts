@@ -24,8 +24,8 @@ export function innerStack(cpu: Cpu, dpl: number): InnerStack {
   const size = tss32 ? 4 : 2;
   if ((st[S.TR] & 0xfffc) === 0 || at + 2 * size - 1 > st[S.TR_LIMIT] >>> 0) fault(Vec.TS, st[S.TR] & 0xfffc);
   const lin = st[S.TR_BASE] + at;
-  const pointer = tss32 ? cpu.readLin32(lin) : cpu.readLin16(lin);
-  const selector = cpu.readLin16(lin + size);
+  const pointer = cpu.readSystem(tss32 ? 32 : 16, lin);
+  const selector = cpu.readSystem(16, lin + size);
   return { selector, pointer, d: checkStackSegment(cpu, selector, dpl, Vec.TS) };
 }
 

@@ -63,7 +63,7 @@ export function readDescriptor(cpu: Cpu, selector: number, vector: number = Vec.
   if (!selectorInTable(cpu, selector)) fault(vector, selector & 0xfffc);
   const st = cpu.st;
   const address = ((selector & 4) !== 0 ? st[S.LDTR_BASE] : st[S.GDTR_BASE]) + (selector & 0xfff8);
-  const d = decodeDescriptor(cpu.readLin32(address), cpu.readLin32(address + 4));
+  const d = decodeDescriptor(cpu.readSystem(32, address), cpu.readSystem(32, address + 4));
   d.address = address;
   return d;
 }
@@ -79,7 +79,7 @@ export function decodeDescriptor(lo: number, hi: number): Descriptor {
 export function markAccessed(cpu: Cpu, d: Descriptor): void {
   if ((d.flags & DESC_ACCESSED) !== 0) return;
   d.flags |= DESC_ACCESSED;
-  cpu.writeLin8(d.address + 5, cpu.readLin8(d.address + 5) | DESC_ACCESSED);
+  cpu.writeSystem8(d.address + 5, cpu.readSystem(8, d.address + 5) | DESC_ACCESSED);
 }
 
 /** Fills a segment register's selector and descriptor cache directly; CS and SS also set the default sizes. */

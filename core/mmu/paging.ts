@@ -39,6 +39,11 @@ const EMPTY = -1;
  * of the linear page number. PAE is not implemented.
  */
 export class Paging {
+  /**
+   * Set while the processor itself reads or writes descriptor tables or the TSS: such accesses
+   * are supervisor accesses at any CPL.
+   */
+  systemAccess = false;
   /** Linear page number held by each slot, EMPTY when none. */
   private readonly tag: Int32Array;
   /** Physical frame address | TLB_* permission bits of each slot. */
@@ -57,7 +62,7 @@ export class Paging {
   translate(lin: number, write: boolean): number {
     const page = lin >>> PAGE_SHIFT;
     const slot = page & SLOT_MASK;
-    const user = this.st[S.CPL] === 3;
+    const user = this.st[S.CPL] === 3 && !this.systemAccess;
     const need = write ? (user ? TLB_USER_WRITE : TLB_SUPERVISOR_WRITE) : (user ? TLB_USER : 0);
     const entry = this.frame[slot];
     if (this.tag[slot] === page && (entry & need) === need) return (entry & FRAME_MASK) | (lin & OFFSET_MASK);

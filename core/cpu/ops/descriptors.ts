@@ -82,7 +82,7 @@ function ltr(cpu: Cpu, i: Insn): void {
   if (type !== TYPE_TSS16 && type !== TYPE_TSS32) fault(Vec.GP, selector & 0xfffc);
   if ((d.flags & DESC_PRESENT) === 0) fault(Vec.NP, selector & 0xfffc);
   const typeByte = st[S.GDTR_BASE] + (selector & 0xfff8) + 5;
-  cpu.writeLin8(typeByte, cpu.readLin8(typeByte) | TSS_BUSY);
+  cpu.writeSystem8(typeByte, cpu.readSystem(8, typeByte) | TSS_BUSY);
   st[S.TR] = selector;
   st[S.TR_BASE] = d.base;
   st[S.TR_LIMIT] = d.limit;

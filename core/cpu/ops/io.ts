@@ -23,10 +23,10 @@ export function checkIoPermission(cpu: Cpu, port: number, bytes: number): void {
   if ((flags & VM) === 0 && st[S.CPL] <= (flags & IOPL) >> 12) return;
   const limit = st[S.TR_LIMIT] >>> 0;
   if ((st[S.TR_FLAGS] & TSS_32BIT) === 0 || (st[S.TR] & 0xfffc) === 0 || limit < TSS_IO_MAP_BASE + 1) fault(Vec.GP, 0);
-  const at = cpu.readLin16(st[S.TR_BASE] + TSS_IO_MAP_BASE) + (port >> 3);
+  const at = cpu.readSystem(16, st[S.TR_BASE] + TSS_IO_MAP_BASE) + (port >> 3);
   if (at + 1 > limit) fault(Vec.GP, 0);
   const mask = ((1 << bytes) - 1) << (port & 7);
-  if ((cpu.readLin16(st[S.TR_BASE] + at) & mask) !== 0) fault(Vec.GP, 0);
+  if ((cpu.readSystem(16, st[S.TR_BASE] + at) & mask) !== 0) fault(Vec.GP, 0);
 }
 
 /** Port I/O with the port in an immediate byte (0-255) or in DX. */
