@@ -38,6 +38,9 @@ Options:
   --max-instructions N     stop after N guest instructions
   --trace                  print every instruction with the registers to stderr
   --stats                  print instruction count, virtual and host time at exit
+  --screen                 print the VGA text screen at exit
+  --rtc-epoch TIME         start the RTC at TIME (ISO 8601, e.g. 2000-01-01T00:00:00Z)
+                           instead of the host's clock, for reproducible runs
   --expect-exit V          exit 0 if the guest writes V to the exit port, 1 otherwise
   -h, --help               this text
 
@@ -72,6 +75,7 @@ async function boot(args: string[]): Promise<number> {
     mem: { type: 'string' }, append: { type: 'string' }, module: { type: 'string', multiple: true },
     format: { type: 'string' }, 'load-address': { type: 'string' }, 'max-instructions': { type: 'string' },
     trace: { type: 'boolean' }, stats: { type: 'boolean' }, 'expect-exit': { type: 'string' },
+    screen: { type: 'boolean' }, 'rtc-epoch': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { console.log(BOOT_HELP); return STATUS_OK; }
@@ -84,7 +88,8 @@ async function boot(args: string[]): Promise<number> {
   const image = readGuestFile(path);
   const modules = ((values.module as string[] | undefined) ?? []).map(readGuestFile);
 
-  const machine = createMachine({ memoryMiB });
+  const rtcStartTime = values['rtc-epoch'] !== undefined ? parseEpoch(values['rtc-epoch'] as string) : Date.now();
+  const machine = createMachine({ memoryMiB, rtcStartTime });
   machine.loadImage(image, {
     cmdline: values.append as string | undefined, modules, format: format as 'auto',
     flatAddress: values['load-address'] ? parseInteger('--load-address', values['load-address'] as string) : undefined,
@@ -102,6 +107,7 @@ async function boot(args: string[]): Promise<number> {
   } finally {
     detach();
   }
+  if (values.screen) process.stdout.write(`\n${machine.platform.vga.screenText()}\n`);
   if (values.stats) printStats();
   return report(machine, result, path, expectExit);
 }
@@ -123,12 +129,21 @@ function report(machine: Machine, result: RunResult, path: string, expectExit: n
     case 'halt':
       process.stderr.write(`wasmvisor: ${path}: guest halted at ${at} with nothing left to wake it\n`);
       return expectExit !== undefined ? 1 : STATUS_OK;
+    case 'reset':
+      process.stderr.write(`wasmvisor: ${path}: guest requested a system reset at ${at}\n`);
+      return expectExit !== undefined ? 1 : STATUS_OK;
     case 'limit':
       process.stderr.write(`wasmvisor: ${path}: stopped after ${result.instructions} instructions (--max-instructions) at ${at}\n`);
       return expectExit !== undefined ? 1 : STATUS_OK;
     default:
       return expectExit !== undefined ? 1 : STATUS_OK;
   }
+}
+
+function parseEpoch(text: string): number {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) throw new UsageError(`--rtc-epoch: cannot read '${text}' as a date (example: 2000-01-01T00:00:00Z)`);
+  return ms;
 }
 
 function printStatistics(machine: Machine): void {

@@ -61,16 +61,26 @@ describe('CLI', () => {
     expectOneLineError(runCli(['boot', tempFile('triple.bin', code)]), 4, /triple\.bin: triple fault at 0000:7C05/);
   });
 
+  /** Enters protected mode, sets NT and runs IRET: a return to a nested task, which needs task switching (not there yet). */
+  const NESTED_TASK_IRET = [0x0f, 0x20, 0xc0, 0x0c, 0x01, 0x0f, 0x22, 0xc0, 0x9c, 0x58, 0x80, 0xcc, 0x40, 0x50, 0x9d, 0xcf];
+
   it('reports an unsupported instruction with its address and bytes', () => {
-    const code = [0x90, 0xd9, 0xe8, 0xf4];
-    expectOneLineError(runCli(['boot', tempFile('fpu.bin', code)]), 4, /unsupported instruction at 0000:7C01 .*bytes D9 E8/);
+    expectOneLineError(runCli(['boot', tempFile('task.bin', NESTED_TASK_IRET)]), 4, /unsupported instruction at 0000:7C0F .*nested task.*\(bytes CF\)/);
   });
 
   it('keeps what the guest printed before it crashed', () => {
-    // mov dx, 0x3F8; mov al, 'A'; out dx, al; fld1 (no FPU yet)
-    const r = runCli(['boot', tempFile('late.bin', [0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xd9, 0xe8])]);
+    // mov dx, 0x3F8; mov al, 'A'; out dx, al; then the nested-task IRET
+    const r = runCli(['boot', tempFile('late.bin', [0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, ...NESTED_TASK_IRET])]);
     expect(r.stdout).to.equal('A');
-    expectOneLineError(r, 4, /unsupported instruction at 0000:7C06/);
+    expectOneLineError(r, 4, /unsupported instruction at 0000:7C15/);
+  });
+
+  it('--screen prints the VGA text screen at exit; --rtc-epoch must be a date', () => {
+    // mov ax, 0xB800; mov es, ax; mov word [es:0], 0x0748 ('H'); cli; hlt
+    const code = [0xb8, 0x00, 0xb8, 0x8e, 0xc0, 0x26, 0xc7, 0x06, 0x00, 0x00, 0x48, 0x07, 0xfa, 0xf4];
+    const r = runCli(['boot', tempFile('screen.bin', code), '--screen', '--rtc-epoch', '2000-01-01T00:00:00Z']);
+    expect(r.stdout.split('\n')[1]).to.equal('H');
+    expectOneLineError(runCli(['boot', tempFile('screen.bin', code), '--rtc-epoch', 'soon']), 2, /--rtc-epoch: cannot read 'soon'/);
   });
 
   it('stops at --max-instructions', () => {

@@ -47,7 +47,7 @@ function resolveTarget(cpu: Cpu, selector: number, offset: number, o32: boolean,
   }
   const type = d.flags & 0xf;
   if (type === TASK_GATE || type === TSS16 || type === TSS32) {
-    throw new GuestError(`far ${call ? 'CALL' : 'JMP'} to a task (selector 0x${selector.toString(16)}) is not supported yet`, 'unsupported');
+    throw new GuestError(`far ${call ? 'CALL' : 'JMP'} to a task (selector 0x${selector.toString(16)}) is not supported yet`, 'unsupported', false);
   }
   if (type !== CALL_GATE16 && type !== CALL_GATE32) fault(Vec.GP, error);
   const gateDpl = dplOf(d.flags);
@@ -151,7 +151,7 @@ export function interruptReturn(cpu: Cpu, o32: boolean): void {
   const size = o32 ? 32 : 16;
   const bytes = size >> 3;
   if (cpu.protectedMode && (st[S.EFLAGS] & (NT | VM)) === NT) {
-    throw new GuestError('IRET with NT set (return from a nested task) is not supported yet', 'unsupported');
+    throw new GuestError('IRET with NT set (return from a nested task) is not supported yet', 'unsupported', false);
   }
   const eip = cpu.peek(size, 0);
   const selector = cpu.peek(size, bytes) & 0xffff;
@@ -164,7 +164,7 @@ export function interruptReturn(cpu: Cpu, o32: boolean): void {
     return;
   }
   if ((flags & VM) !== 0 && o32 && st[S.CPL] === 0) {
-    throw new GuestError('IRET to virtual-8086 mode is not supported yet', 'unsupported');
+    throw new GuestError('IRET to virtual-8086 mode is not supported yet', 'unsupported', false);
   }
   // At CPL 0 a 32-bit IRET also restores the virtual-interrupt flags.
   if (o32 && st[S.CPL] === 0) mask |= VIF | VIP;

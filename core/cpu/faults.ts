@@ -22,7 +22,11 @@ export function fault(vector: number, errorCode = -1): never {
 
 /** Something the machine cannot continue from: reported to the user with the guest address. */
 export class GuestError extends Error {
-  constructor(message: string, readonly kind: 'triple-fault' | 'unsupported' | 'invalid-state') {
+  /**
+   * @param located whether the message already names the guest address; the interpreter adds
+   *   the address and bytes of the running instruction to those that do not.
+   */
+  constructor(message: string, readonly kind: 'triple-fault' | 'unsupported' | 'invalid-state', readonly located = true) {
     super(message);
     this.name = 'GuestError';
   }

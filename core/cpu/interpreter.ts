@@ -1,8 +1,8 @@
 import { decode, DecodeStatus, Insn } from '../decoder/decoder.js';
 import { Attr, OPCODES, OpcodeEntry } from '../decoder/table.js';
 import type { Cpu } from './cpu.js';
-import { CpuFault, fault, Vec } from './faults.js';
-import { unsupported } from './unsupported.js';
+import { CpuFault, fault, GuestError, Vec } from './faults.js';
+import { locateUnsupported, unsupported } from './unsupported.js';
 import { IF } from './flags.js';
 import { deliverException, deliverInterrupt } from './interrupts.js';
 import { realOrV86 } from './segments.js';
@@ -82,6 +82,7 @@ export class Interpreter {
       try {
         return this.loop(end);
       } catch (e) {
+        if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, this.faultEip, e);
         if (!(e instanceof CpuFault)) throw e;
         // A delivered exception uses budget too, so a guest whose handler faults again and
         // again still returns control to the machine.

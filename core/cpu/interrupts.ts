@@ -42,14 +42,14 @@ function deliverReal(cpu: Cpu, vector: number): void {
  */
 function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
   const st = cpu.st;
-  if (st[S.EFLAGS] & VM) throw new GuestError(`interrupt ${vector} in virtual-8086 mode is not supported yet`, 'unsupported');
+  if (st[S.EFLAGS] & VM) throw new GuestError(`interrupt ${vector} in virtual-8086 mode is not supported yet`, 'unsupported', false);
   const idt = vector * 8;
   if (idt + 7 > st[S.IDTR_LIMIT] >>> 0) fault(Vec.GP, idt + 2);
   const lo = cpu.readSystem(32, st[S.IDTR_BASE] + idt);
   const hi = cpu.readSystem(32, st[S.IDTR_BASE] + idt + 4);
   const type = (hi >> 8) & 0x1f;
   const gate32 = (type & 0x8) !== 0;
-  if (type === 0x5) throw new GuestError(`IDT entry ${vector} is a task gate; task switching is not supported yet`, 'unsupported');
+  if (type === 0x5) throw new GuestError(`IDT entry ${vector} is a task gate; task switching is not supported yet`, 'unsupported', false);
   // Anything but an interrupt, trap or task gate (a zeroed entry, a segment descriptor) is #GP.
   if (type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) fault(Vec.GP, idt + 2);
   if (software && dplOf(hi >> 8) < st[S.CPL]) fault(Vec.GP, idt + 2);

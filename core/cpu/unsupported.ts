@@ -6,7 +6,28 @@ import { S, Seg } from './state-layout.js';
 
 /** Raised by an executor for an instruction the emulator decodes but does not implement. */
 export function unsupported(cpu: Cpu, i: Insn, what: string): never {
-  throw new GuestError(`unsupported instruction at ${describeAddress(cpu, i.start)}: ${what} (bytes ${codeBytes(cpu, i.start, i.length)})`, 'unsupported');
+  throw unsupportedError(cpu, i.start, i.length, what);
+}
+
+/** Adds the running instruction's address and bytes to an error raised deep inside its execution. */
+export function locateUnsupported(cpu: Cpu, eip: number, error: GuestError): GuestError {
+  let length = 1;
+  try {
+    length = cpu.decodeAt(eip).length;
+  } catch {
+    // The bytes are still worth showing when they no longer decode (CS or paging changed).
+  }
+  return unsupportedError(cpu, eip, length, error.message);
+}
+
+function unsupportedError(cpu: Cpu, eip: number, length: number, what: string): GuestError {
+  let bytes: string;
+  try {
+    bytes = codeBytes(cpu, eip, length);
+  } catch {
+    bytes = 'not readable';
+  }
+  return new GuestError(`unsupported instruction at ${describeAddress(cpu, eip)}: ${what} (bytes ${bytes})`, 'unsupported');
 }
 
 export function describeAddress(cpu: Cpu, eip: number): string {

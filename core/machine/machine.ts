@@ -6,12 +6,12 @@ import { enterFlatProtectedMode, loadSegment } from '../cpu/segments.js';
 import { RAM_BASE, Reg, S, Seg } from '../cpu/state-layout.js';
 import { MemoryBus } from '../mmu/memory-bus.js';
 import { IoBus } from '../../devices/bus/io-bus.js';
-import { IrqLine } from '../../devices/bus/irq-line.js';
 import { DebugConsole } from '../../devices/debug-console.js';
 import { ExitPort } from '../../devices/exit-port.js';
 import { Uart16550 } from '../../devices/uart-16550.js';
 import type { BootPlan, GuestImage, LoadOptions, RegisterName } from './loaders/boot-plan.js';
 import { planBoot } from './loaders/detect.js';
+import { PcPlatform } from './pc-platform.js';
 import { Scheduler } from './scheduler.js';
 import { OutputBuffer } from './output-buffer.js';
 
@@ -20,6 +20,11 @@ export interface MachineOptions {
   memoryMiB?: number;
   /** Rate of the virtual clock: guest instructions per virtual second (default 100 million). */
   instructionsPerSecond?: number;
+  /**
+   * What the RTC reads at power-on, in ms since the epoch (UTC). The default is a fixed epoch
+   * (2000-01-01), so runs are reproducible; hosts pass Date.now() for wall-clock time.
+   */
+  rtcStartTime?: number;
 }
 
 export interface RunOptions {
@@ -34,6 +39,7 @@ export type RunEnd =
   | 'halt'        // HLT with interrupts disabled, or with nothing left that could wake it
   | 'limit'       // maxInstructions reached
   | 'stopped'     // the host called stop()
+  | 'reset'       // the guest asked for a system reset (8042 command 0xFE, port 0x92)
   | 'error';      // triple fault, unsupported instruction
 
 export interface RunResult {
@@ -55,6 +61,8 @@ export interface MachineStats {
 }
 
 const SLICE = 1 << 20;
+/** 2000-01-01T00:00:00Z: the RTC's default power-on time, for reproducible runs. */
+const FIXED_EPOCH_MS = Date.UTC(2000, 0, 1);
 
 /**
  * A PC: CPU, RAM in one WebAssembly.Memory, I/O bus, COM1, debug console, exit port and the
@@ -67,7 +75,7 @@ export class Machine {
   readonly scheduler = new Scheduler();
   readonly cpu: Cpu;
   readonly interpreter: Interpreter;
-  readonly com1Irq = new IrqLine('IRQ4');
+  readonly platform: PcPlatform;
   readonly com1: Uart16550;
   readonly debugConsole: DebugConsole;
   readonly exitPort: ExitPort;
@@ -76,6 +84,7 @@ export class Machine {
   /** Virtual time skipped while halted, on top of the instructions' own time. */
   private idleNs = 0;
   private exit: { value: number; status: number } | null = null;
+  private resetRequested = false;
   private stopRequested = false;
   private hostMs = 0;
   private readonly serialOut = new OutputBuffer();
@@ -91,7 +100,14 @@ export class Machine {
     this.cpu = new Cpu(this.memory, this.mem, this.io);
     this.interpreter = new Interpreter(this.cpu);
     this.nsPerInstruction = 1e9 / (options.instructionsPerSecond ?? 100e6);
-    this.com1 = new Uart16550(this.io, 0x3f8, this.com1Irq, 'COM1');
+    this.platform = new PcPlatform(this.io, this.mem, this.scheduler, this.cpu, this.interpreter, {
+      rtcStartTime: options.rtcStartTime ?? FIXED_EPOCH_MS, memorySize: this.memorySize,
+    });
+    this.platform.ps2.onResetRequest(() => {
+      this.resetRequested = true;
+      this.interpreter.stopRequested = true;
+    });
+    this.com1 = new Uart16550(this.io, 0x3f8, this.platform.pic.irq(4), 'COM1');
     this.debugConsole = new DebugConsole(this.io, 0xe9);
     this.exitPort = new ExitPort(this.io, 0xf4);
     // Devices read the time of the running instruction, and a timer set for earlier than the
@@ -192,6 +208,7 @@ export class Machine {
       }
       this.scheduler.advanceTo(this.virtualNs);
       if (this.exit !== null) return this.result('exit');
+      if (this.resetRequested) return this.result('reset');
       if (this.stopRequested) return this.result('stopped');
       if (reason === StopReason.HALTED) {
         if ((this.cpu.st[S.EFLAGS] & IF) === 0) return this.result('halt');
@@ -227,6 +244,7 @@ export class Machine {
   }
 
   private flushOutput(): void {
+    this.platform.endOfSlice();
     this.serialOut.flush();
     this.debugOut.flush();
   }
