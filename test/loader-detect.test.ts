@@ -106,9 +106,9 @@ describe('image format detection', () => {
     );
   });
 
-  it('recognises a Linux bzImage, also one with an EFI stub', () => {
+  it('sends files with the Linux "HdrS" signature to the Linux loader, also ones with an EFI stub', () => {
     const bzImage = bytesWith(0x400, 0x202, 'HdrS');
-    const message = 'vmlinuz: Linux bzImage is not supported yet; it arrives with the Linux boot protocol';
+    const message = 'vmlinuz: not a Linux bzImage: boot_flag at 0x1fe is 0x0, expected 0xaa55';
     expectImageError(() => boot('vmlinuz', bzImage), message);
     bzImage.set([0x4d, 0x5a], 0);
     expectImageError(() => boot('vmlinuz', bzImage), message);

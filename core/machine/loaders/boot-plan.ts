@@ -21,6 +21,16 @@ export interface MemoryWrite {
 
 export type RegisterName = 'eax' | 'ebx' | 'ecx' | 'edx' | 'esi' | 'edi' | 'ebp' | 'esp';
 
+/** Selectors to load at entry; each must name a descriptor in the plan's GDT. */
+export interface EntrySelectors {
+  cs: number;
+  ds: number;
+  es: number;
+  ss: number;
+  fs: number;
+  gs: number;
+}
+
 export interface EntryState {
   /** protected32 = flat 4 GiB code/data segments, CPL 0, paging off, interrupts off. */
   mode: 'real' | 'protected32';
@@ -28,10 +38,14 @@ export interface EntryState {
   /** Real mode only: the CS selector (base = cs << 4). */
   cs?: number;
   registers: Partial<Record<RegisterName, number>>;
+  /** protected32 only: a GDT the plan writes to memory, to load into GDTR at entry. */
+  gdt?: { base: number; limit: number };
+  /** protected32 only, with gdt: selectors whose descriptors come from that GDT. */
+  selectors?: EntrySelectors;
 }
 
 export interface BootPlan {
-  format: 'flat' | 'elf32' | 'multiboot';
+  format: 'flat' | 'elf32' | 'multiboot' | 'linux';
   writes: MemoryWrite[];
   entry: EntryState;
   /** One line for people: what was loaded where. */
@@ -46,11 +60,13 @@ export interface GuestImage {
 export interface LoadOptions {
   /** Guest RAM size in bytes; every write must end at or below it. */
   memorySize: number;
-  /** Multiboot: text appended to the kernel name in the command line (like GRUB's). */
+  /** Multiboot: text appended to the kernel name in the command line (like GRUB's). Linux: the command line as is. */
   cmdline?: string;
   /** Multiboot: boot modules, placed page-aligned above the kernel. */
   modules?: GuestImage[];
-  format?: 'auto' | 'flat' | 'elf32' | 'multiboot';
+  /** Linux: the initial ramdisk, placed page-aligned as high as the kernel allows. */
+  initrd?: GuestImage;
+  format?: 'auto' | 'flat' | 'elf32' | 'multiboot' | 'linux';
   /** Flat images: physical load address (default 0x7C00, where a BIOS puts a boot sector). */
   flatAddress?: number;
 }

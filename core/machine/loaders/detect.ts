@@ -1,8 +1,10 @@
 // Chooses a loader for a guest image. With format 'auto':
 // 1. a valid Multiboot v1 header in the first 8192 bytes means Multiboot (even for ELF files);
 // 2. the \x7fELF magic means a plain ELF32 boot (elf32.ts rejects ELF64 and other machines);
-// 3. formats we recognise but cannot boot are refused with a message saying what they are;
-// 4. names ending in .bin, .img, .com or .raw are flat images; anything else is refused,
+// 3. a Linux setup header ("HdrS" at 0x202) means the Linux boot protocol (also with an EFI
+//    stub's "MZ" in front);
+// 4. formats we recognise but cannot boot are refused with a message saying what they are;
+// 5. names ending in .bin, .img, .com or .raw are flat images; anything else is refused,
 //    because silently running unknown bytes in real mode helps nobody.
 // A Multiboot magic with a bad checksum is not a header: an ELF still boots as plain ELF (the
 // plan's description says the magic was ignored), a flat-named file still boots flat, and any
@@ -11,10 +13,10 @@
 import { type BootPlan, type GuestImage, type LoadOptions, ImageError, hex } from './boot-plan.js';
 import { isElf, planElf32 } from './elf32.js';
 import { planFlat } from './flat.js';
+import { hasLinuxSetupHeader, planLinux } from './linux.js';
 import { describeBadChecksum, findMultibootHeader, planMultiboot } from './multiboot.js';
 
 const FLAT_IMAGE_NAME = /\.(bin|img|com|raw)$/i;
-const LINUX_SETUP_HEADER_OFFSET = 0x202;
 const DOS_HEADER_NEW_OFFSET_FIELD = 0x3c;
 
 export function planBoot(image: GuestImage, options: LoadOptions): BootPlan {
@@ -25,6 +27,8 @@ export function planBoot(image: GuestImage, options: LoadOptions): BootPlan {
       return planElf32(image, options);
     case 'multiboot':
       return planMultiboot(image, options);
+    case 'linux':
+      return planLinux(image, options);
     case 'auto':
       return planDetected(image, options);
   }
@@ -47,6 +51,10 @@ function planDetected(image: GuestImage, options: LoadOptions): BootPlan {
       description: `${plan.description}; ignored Multiboot magic at offset ${hex(header.offset)} (bad checksum)`,
     };
   }
+  // Before the foreign formats: bzImages with an EFI stub also start with "MZ".
+  if (hasLinuxSetupHeader(bytes)) {
+    return planLinux(image, options);
+  }
   const foreign = recogniseForeignFormat(bytes);
   if (foreign !== undefined) {
     throw new ImageError(name, foreign);
@@ -62,10 +70,6 @@ function planDetected(image: GuestImage, options: LoadOptions): BootPlan {
 
 /** Names a format we know but cannot boot, or returns undefined. */
 function recogniseForeignFormat(bytes: Uint8Array): string | undefined {
-  // Checked before MZ: bzImages with an EFI stub also start with "MZ".
-  if (asciiAt(bytes, LINUX_SETUP_HEADER_OFFSET, 'HdrS')) {
-    return 'Linux bzImage is not supported yet; it arrives with the Linux boot protocol';
-  }
   if (asciiAt(bytes, 0, 'MZ')) {
     return isPortableExecutable(bytes)
       ? 'PE executable (Windows or UEFI), not a bootable guest image; wasmvisor boots ELF32, Multiboot and flat images'
