@@ -28,6 +28,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "hello", source: "guests/hello/hello.asm", image: "guests/hello/hello.elf" },
   { name: "selftest", source: "guests/selftest/selftest.asm", image: "guests/selftest/selftest.bin" },
   { name: "bench", source: "guests/bench/bench.asm", image: "guests/bench/bench.bin" },
+  { name: "paging", source: "guests/paging/paging.asm", image: "guests/paging/paging.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

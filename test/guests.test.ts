@@ -51,4 +51,15 @@ describe('test kernels', () => {
     expect(result.reason).to.equal('exit');
     expect(result.exitValue).to.equal(0);
   });
+
+  it('paging passes every case (faults with error code, CR2 and EIP; A/D; PSE; PGE; WP; INVLPG)', () => {
+    const { result, output } = bootGuest('guests/paging/paging.bin');
+    expect(result.error?.message).to.equal(undefined);
+    const failures = output.split('\n').filter((l) => l.startsWith('FAIL'));
+    expect(failures, output).to.deep.equal([]);
+    expect(output).to.match(/paging: \d+ passed, 0 failed/);
+    expect(output).to.equal(expectedOutput('paging'));
+    expect(result.reason).to.equal('exit');
+    expect(result.exitValue).to.equal(0);
+  });
 });
