@@ -6,6 +6,7 @@ import { Reg, S, Seg, STATE_BASE } from './state-layout.js';
 import { fault, Vec } from './faults.js';
 import { segmentLinear } from './segments.js';
 import { getEflags, setEflags, EFLAGS_FIXED } from './flags.js';
+import { resetFpu } from './x87/fpu-state.js';
 
 /** Family 6 (P6), model 3, stepping 3: what RESET leaves in EDX and CPUID leaf 1 reports. */
 export const CPU_SIGNATURE = 0x0633;
@@ -57,6 +58,7 @@ export class Cpu implements ByteSource {
     this.st[Reg.EDX] = CPU_SIGNATURE;
     this.st[S.DR0 + 6] = 0xffff0ff0 | 0;
     this.st[S.DR0 + 7] = 0x400;
+    resetFpu(this.st);
     this.retired = 0;
     this.pagingChanged();
   }

@@ -69,4 +69,19 @@ export const enum S {
   SYSENTER_CS = 75,
   SYSENTER_ESP = 76,
   SYSENTER_EIP = 77,
+  /** x87 control and status words (the status word holds TOP in bits 11-13). */
+  FPU_CW = 78,
+  FPU_SW = 79,
+  /** Which physical registers R0-R7 are in use (bit p set = R(p) not empty): the FXSAVE abridged tag word. */
+  FPU_TAGS = 80,
+  /** Last x87 instruction pointer, its CS, data pointer, its segment selector, and opcode (11 bits). */
+  FPU_FIP = 81,
+  FPU_FCS = 82,
+  FPU_FDP = 83,
+  FPU_FDS = 84,
+  FPU_FOP = 85,
+  /** 1 while FERR# is asserted: an unmasked exception is pending and CR0.NE is clear (the IRQ 13 path). */
+  FPU_FERR = 86,
+  /** R0-R7, three words each: significand bits 0-31, bits 32-63, sign/exponent (16 bits). */
+  FPU_REGS = 87,   // 24 words
 }

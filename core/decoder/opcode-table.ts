@@ -335,6 +335,8 @@ FF /6 PUSH Ev
 0F AB BTS Ev,Gv ; lock f=/c u=oszap
 0F AC SHRD Ev,Gv,Ib ; f=/oszapc u=oa
 0F AD SHRD Ev,Gv,CL ; f=/oszapc u=oa
+0F AE /0 FXSAVE M ; mem
+0F AE /1 FXRSTOR M ; mem
 0F AF IMUL Gv,Ev ; f=/oszapc u=szap
 0F B0 CMPXCHG Eb,Gb ; lock f=/oszapc
 0F B1 CMPXCHG Ev,Gv ; lock f=/oszapc

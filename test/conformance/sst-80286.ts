@@ -99,8 +99,6 @@ const EXCLUSIONS: { rule: string; applies: (t: SstTest, s: Shape) => boolean }[]
   { rule: 'longer than 10 bytes', applies: (t) => t.bytes.length - 1 > 10 },
   // Sreg 4 and 5 are FS and GS on a 386+; the 286 raises #UD.
   { rule: 'MOV with Sreg 4/5 (FS/GS)', applies: (_t, s) => (s.opcode === 0x8c || s.opcode === 0x8e) && (s.reg === 4 || s.reg === 5) },
-  // The rig had no coprocessor, so D8 only advanced IP. We have no FPU yet: the ESC handler reports an unsupported instruction.
-  { rule: 'D8 (x87 escape; no FPU yet)', applies: (_t, s) => s.opcode === 0xd8 },
   // Found in the data, not in the README: POP m16 whose destination write overruns the segment
   // raises #GP on both, but the 286 has already incremented SP, so its whole frame sits 2 bytes
   // higher; a 386+ faults precisely and restores SP.

@@ -13,6 +13,7 @@ import { STRING_OPS } from './string.js';
 import { IO_OPS } from './io.js';
 import { SYSTEM_OPS } from './system.js';
 import { DESCRIPTOR_OPS } from './descriptors.js';
+import { X87_OPS } from './x87.js';
 
 /** Every instruction family's handlers; the interpreter builds its dispatch tables from these. */
 export const INSTRUCTION_FAMILIES: HandlerMap[] = [
@@ -30,6 +31,7 @@ export const INSTRUCTION_FAMILIES: HandlerMap[] = [
   IO_OPS,
   SYSTEM_OPS,
   DESCRIPTOR_OPS,
+  X87_OPS,
 ];
 
 /**

@@ -2,7 +2,6 @@ import type { OpcodeEntry } from '../../decoder/table.js';
 import { Cpu, CPU_SIGNATURE, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../cpu.js';
 import { fault, Vec } from '../faults.js';
 import { IF, RF, VM } from '../flags.js';
-import { unsupported } from '../unsupported.js';
 import { CR4_PGE, CR4_PSE } from '../../mmu/paging.js';
 import { setSegmentCache } from '../segments.js';
 import { Reg, S, Seg } from '../state-layout.js';
@@ -19,9 +18,10 @@ const MSR_WORDS: ReadonlyMap<number, number> = new Map([
 const CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000;
 /** CR0 bits an i686 implements; writes to the others are ignored, and ET is hardwired to 1 since the P6. */
 const CR0_WRITABLE = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
-const CR4_TSD = 0x4, CR4_DE = 0x8;
+/** CR4.OSFXSR: the OS uses FXSAVE/FXRSTOR (it would enable the SSE state, which we do not have). */
+const CR4_TSD = 0x4, CR4_DE = 0x8, CR4_OSFXSR = 0x200;
 /** CR4 bits of features we implement; setting any other is setting a reserved bit, #GP(0). */
-const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE;
+const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR;
 /** Control-register bits whose change makes every cached translation stale. */
 const CR0_PAGING = CR0_PG | CR0_WP, CR4_PAGING = CR4_PSE | CR4_PGE;
 /** State word of CR0-CR4 by number; CR1 does not exist. */
@@ -32,13 +32,14 @@ const DR6_FIXED = 0xffff0ff0 | 0, DR6_WRITABLE = 0xe00f;
 /** DR7 reads with bit 10 set; bits 11, 12, 14 and 15 read as 0. */
 const DR7_FIXED = 0x400, DR7_WRITABLE = 0xffff23ff | 0;
 
-// ---- CPUID: an i686 (family 6) without x87, PAE or an APIC ----
+// ---- CPUID: an i686 (family 6) with x87 and FXSAVE, without PAE, SSE or an APIC ----
 
 const VENDOR = 'WasmvisorCPU';
 const BRAND = 'wasmvisor virtual i686 CPU';
+const FEATURE_FPU = 1 << 0, FEATURE_FXSR = 1 << 24;
 const FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_CX8 = 1 << 8, FEATURE_SEP = 1 << 11;
 const FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15;
-const FEATURES = FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_PGE | FEATURE_CMOV;
+const FEATURES = FEATURE_FPU | FEATURE_FXSR | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_PGE | FEATURE_CMOV;
 const MAX_BASIC_LEAF = 1, MAX_EXTENDED_LEAF = 0x80000004;
 
 /** Four characters of `text` from `offset` as a little-endian dword, NUL-padded. */
@@ -215,18 +216,12 @@ export function controlRegisterMove(entry: OpcodeEntry): Exec | undefined {
   return undefined;
 }
 
-/** The x87 is absent: EM or TS make its instructions #NM (the OS emulates or switches the FPU). */
-const escape: Exec = (cpu, i) => {
-  if ((cpu.st[S.CR0] & (CR0_EM | CR0_TS)) !== 0) fault(Vec.NM);
-  unsupported(cpu, i, 'x87 FPU instruction (the FPU arrives with the Linux issue)');
-};
-
 const invalid: Exec = () => fault(Vec.UD);
 const nothing: Exec = () => {};
 
 /**
  * System instructions: HLT, CPUID, the TSC and MSRs, SYSENTER/SYSEXIT, control and debug
- * registers, the machine status word, caches and TLB, x87 escapes, the undefined opcodes.
+ * registers, the machine status word, caches and TLB, the undefined opcodes (the x87 is ops/x87.ts).
  * Privilege (`priv`) and mode (`pm`) checks are the interpreter's, from the table.
  */
 export const SYSTEM_OPS: HandlerMap = {
@@ -252,10 +247,6 @@ export const SYSTEM_OPS: HandlerMap = {
   WBINVD: () => nothing,
   /** Drops the page's translation, global or not; no limit check or access (the table makes it CPL 0 and memory-only). */
   INVLPG: () => (cpu, i) => cpu.paging.flushPage(cpu.st[S.SEG_BASE + i.seg] + cpu.ea(i)),
-  ESC: () => escape,
-  WAIT: () => (cpu) => {
-    if ((cpu.st[S.CR0] & (CR0_TS | CR0_MP)) === (CR0_TS | CR0_MP)) fault(Vec.NM);
-  },
   UD0: () => invalid,
   UD1: () => invalid,
   UD2: () => invalid,

@@ -1,0 +1,463 @@
+import { expect } from 'chai';
+import { CpuHarness, Reg, S } from './support/cpu-harness.js';
+import { Vec } from '../core/cpu/faults.js';
+import { CF, OF, PF, SF, ZF } from '../core/cpu/flags.js';
+import { toDouble } from '../core/cpu/x87/float80.js';
+import { isEmpty, readSt, top } from '../core/cpu/x87/fpu-state.js';
+
+// Instruction bytes assembled with nasm (the source is in the comment before each array).
+
+const HLT = 0xf4;
+const CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_NE = 0x20;
+const IE = 1, ZE = 4, PE = 0x20, SF_BIT = 0x40, ES = 0x80, C0 = 0x100, C1 = 0x200, C2 = 0x400, C3 = 0x4000, BUSY = 0x8000;
+const STUBS = 0x9000;
+
+const le16 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff];
+const le32 = (v: number): number[] => [...le16(v), ...le16(v >>> 16)];
+const f64 = (x: number): number[] => Array.from(new Uint8Array(new Float64Array([x]).buffer));
+const f32 = (x: number): number[] => Array.from(new Uint8Array(new Float32Array([x]).buffer));
+
+function flat(code: number[]): CpuHarness {
+  return new CpuHarness().flat32([...code, HLT]);
+}
+
+/** Real mode with each vector's IVT entry pointing at a HLT stub at 0x9000 + 16 v. */
+function real(code: number[]): CpuHarness {
+  const h = new CpuHarness().realMode([...code, HLT]);
+  for (let v = 0; v < 32; v++) h.load(v * 4, [...le16(STUBS + v * 16), 0, 0]).load(STUBS + v * 16, [HLT]);
+  return h;
+}
+function vectorTaken(h: CpuHarness): number {
+  const offset = h.eip - STUBS;
+  return offset >= 0 && offset < 32 * 16 ? offset >> 4 : -1;
+}
+
+const bytesAt = (h: CpuHarness, a: number, n: number): number[] => Array.from({ length: n }, (_, k) => h.read8(a + k));
+const double = (h: CpuHarness, a: number): number => new Float64Array(Uint8Array.from(bytesAt(h, a, 8)).buffer)[0];
+const st = (h: CpuHarness, i: number): number => toDouble(readSt(h.cpu.st, i));
+const sw = (h: CpuHarness): number => h.cpu.st[S.FPU_SW] & 0xffff;
+
+describe('x87 FPU', () => {
+  describe('loads, stores and arithmetic', () => {
+    it('loads m32 and m64, adds and stores m64', () => {
+      const h = flat(/* fninit ;; fld dword [0x2000] ;; fadd qword [0x2008] ;; fstp qword [0x2010] */ [0xdb, 0xe3, 0xd9, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdc, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00])
+        .load(0x2000, f32(1.5)).load(0x2008, f64(2.25));
+      h.run();
+      expect(double(h, 0x2010)).to.equal(3.75);
+      expect(isEmpty(h.cpu.st, 0)).to.equal(true);
+      expect(top(h.cpu.st)).to.equal(0);
+    });
+
+    it('computes every memory form (m32, m64, m16int, m32int) of FADD/FMUL/FSUB/FSUBR/FDIV/FDIVR', () => {
+      const cases: [number[], number][] = [
+        [/* fld qword [0x2000] ;; fadd dword [0x2008] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd8, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 + 4],
+        [/* fld qword [0x2000] ;; fmul dword [0x2008] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd8, 0x0d, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 * 4],
+        [/* fld qword [0x2000] ;; fsub dword [0x2008] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd8, 0x25, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 - 4],
+        [/* fld qword [0x2000] ;; fsubr dword [0x2008] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd8, 0x2d, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 4 - 10],
+        [/* fld qword [0x2000] ;; fdiv dword [0x2008] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd8, 0x35, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 / 4],
+        [/* fld qword [0x2000] ;; fdivr dword [0x2008] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd8, 0x3d, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 4 / 10],
+        [/* fld qword [0x2000] ;; fsub qword [0x2018] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdc, 0x25, 0x18, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 - 0.5],
+        [/* fld qword [0x2000] ;; fdivr qword [0x2018] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdc, 0x3d, 0x18, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 0.5 / 10],
+        [/* fld qword [0x2000] ;; fiadd word [0x2020] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xde, 0x05, 0x20, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 - 3],
+        [/* fld qword [0x2000] ;; fisubr word [0x2020] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xde, 0x2d, 0x20, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], -3 - 10],
+        [/* fld qword [0x2000] ;; fimul dword [0x2028] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xda, 0x0d, 0x28, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 * 100000],
+        [/* fld qword [0x2000] ;; fidiv dword [0x2028] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xda, 0x35, 0x28, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 / 100000],
+        [/* fld qword [0x2000] ;; fisub dword [0x2028] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xda, 0x25, 0x28, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], 10 - 100000],
+        [/* fld qword [0x2000] ;; fidivr word [0x2020] ;; fstp qword [0x2010] */ [0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xde, 0x3d, 0x20, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00], -3 / 10],
+      ];
+      for (const [code, expected] of cases) {
+        const h = flat([.../* fninit */ [0xdb, 0xe3], ...code]).load(0x2000, f64(10)).load(0x2008, f32(4)).load(0x2018, f64(0.5))
+          .load(0x2020, le16(-3)).load(0x2028, le32(100000));
+        h.run();
+        expect(double(h, 0x2010)).to.equal(expected);
+      }
+    });
+
+    it('computes the register forms in both directions and the popping forms', () => {
+      // ST(0) = 8, ST(1) = 2 before each operation; results read as ST(0) and ST(1) after it.
+      const cases: [number[], number, number][] = [
+        [/* fsub st0, st1 */ [0xd8, 0xe1], 6, 2],
+        [/* fsubr st0, st1 */ [0xd8, 0xe9], -6, 2],
+        [/* fsub st1, st0 */ [0xdc, 0xe9], 8, -6],
+        [/* fsubr st1, st0 */ [0xdc, 0xe1], 8, 6],
+        [/* fdiv st0, st1 */ [0xd8, 0xf1], 4, 2],
+        [/* fdivr st0, st1 */ [0xd8, 0xf9], 0.25, 2],
+        [/* fdiv st1, st0 */ [0xdc, 0xf9], 8, 0.25],
+        [/* fdivr st1, st0 */ [0xdc, 0xf1], 8, 4],
+        [/* fadd st1, st0 */ [0xdc, 0xc1], 8, 10],
+        [/* fmul st0, st1 */ [0xd8, 0xc9], 16, 2],
+      ];
+      for (const [op, st0, st1] of cases) {
+        const h = flat([.../* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00], ...op]).load(0x2000, f64(8)).load(0x2008, f64(2));
+        h.run();
+        expect([st(h, 0), st(h, 1)]).to.deep.equal([st0, st1]);
+      }
+      const popping: [number[], number][] = [
+        [/* faddp st1, st0 */ [0xde, 0xc1], 10], [/* fmulp st1, st0 */ [0xde, 0xc9], 16], [/* fsubp st1, st0 */ [0xde, 0xe9], -6],
+        [/* fsubrp st1, st0 */ [0xde, 0xe1], 6], [/* fdivp st1, st0 */ [0xde, 0xf9], 0.25], [/* fdivrp st1, st0 */ [0xde, 0xf1], 4],
+      ];
+      for (const [op, result] of popping) {
+        const h = flat([.../* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00], ...op]).load(0x2000, f64(8)).load(0x2008, f64(2));
+        h.run();
+        expect(st(h, 0)).to.equal(result);
+        expect(top(h.cpu.st)).to.equal(7);
+        expect(isEmpty(h.cpu.st, 1)).to.equal(true);
+      }
+    });
+
+    it('runs with 16-bit operand and address size in real mode', () => {
+      const h = real(/* fninit ;; fld qword [0x2000] ;; fmul qword [0x2000] ;; fistp word [0x2010] */ [0xdb, 0xe3, 0xdd, 0x06, 0x00, 0x20, 0xdc, 0x0e, 0x00, 0x20, 0xdf, 0x1e, 0x10, 0x20]).load(0x2000, f64(-7));
+      h.run();
+      expect(h.read16(0x2010)).to.equal(49);
+    });
+
+    it('loads the constants, FLDPI rounding as the rounding control says', () => {
+      const h = flat(/* fninit ;; fld1 ;; fldz ;; fldl2t ;; fldl2e ;; fldlg2 ;; fldln2 ;; fldpi */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xd9, 0xe9, 0xd9, 0xea, 0xd9, 0xec, 0xd9, 0xed, 0xd9, 0xeb]);
+      h.run();
+      expect([0, 1, 3, 5, 6].map((i) => st(h, i))).to.deep.equal([Math.PI, Math.LN2, Math.LOG2E, 0, 1]);
+      expect(st(h, 2)).to.be.closeTo(Math.log10(2), 1e-16);
+      expect(st(h, 4)).to.be.closeTo(Math.log2(10), 1e-15);
+      expect(readSt(h.cpu.st, 0)).to.deep.equal({ se: 0x4000, hi: 0xc90fdaa2 | 0, lo: 0x2168c235 });
+      const down = flat(/* fninit ;; fldcw [0x2000] ;; fldpi */ [0xdb, 0xe3, 0xd9, 0x2d, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xeb]).load(0x2000, le16(0x077f));
+      down.run();
+      expect(readSt(down.cpu.st, 0).lo).to.equal(0x2168c234);
+    });
+
+    it('loads and stores integers of 16, 32 and 64 bits exactly', () => {
+      const h = flat(/* fninit ;; fild word [0x2000] ;; fild dword [0x2004] ;; fild qword [0x2008] ;; fistp qword [0x2018] ;; fistp dword [0x2020] ;; fist word [0x2024] */ [0xdb, 0xe3, 0xdf, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdb, 0x05, 0x04, 0x20, 0x00, 0x00, 0xdf, 0x2d, 0x08, 0x20, 0x00, 0x00, 0xdf, 0x3d, 0x18, 0x20, 0x00, 0x00, 0xdb, 0x1d, 0x20, 0x20, 0x00, 0x00, 0xdf, 0x15, 0x24, 0x20, 0x00, 0x00])
+        .load(0x2000, le16(-12345)).load(0x2004, le32(-2000000000)).load(0x2008, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+      h.run();
+      expect(bytesAt(h, 0x2018, 8)).to.deep.equal([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+      expect(h.read32(0x2020) | 0).to.equal(-2000000000);
+      expect(h.read16(0x2024)).to.equal(-12345 & 0xffff);
+      expect(top(h.cpu.st)).to.equal(7);
+    });
+
+    it('rounds integer stores as RC says and stores the integer indefinite on overflow', () => {
+      const rounded = (cw: number, x: number): number => {
+        const h = flat(/* fninit ;; fldcw [0x2000] ;; fld qword [0x2008] ;; fistp dword [0x2010] */ [0xdb, 0xe3, 0xd9, 0x2d, 0x00, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdb, 0x1d, 0x10, 0x20, 0x00, 0x00]).load(0x2000, le16(cw)).load(0x2008, f64(x));
+        h.run();
+        return h.read32(0x2010) | 0;
+      };
+      expect([2.5, 3.5, -2.5, 2.7].map((x) => rounded(0x037f, x))).to.deep.equal([2, 4, -2, 3]);
+      expect([2.5, -2.5].map((x) => rounded(0x077f, x))).to.deep.equal([2, -3]);
+      expect([2.5, -2.5].map((x) => rounded(0x0b7f, x))).to.deep.equal([3, -2]);
+      expect([2.7, -2.7].map((x) => rounded(0x0f7f, x))).to.deep.equal([2, -2]);
+      const h = flat(/* fninit ;; fld qword [0x2008] ;; fistp word [0x2010] */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdf, 0x1d, 0x10, 0x20, 0x00, 0x00]).load(0x2008, f64(40000));
+      h.run();
+      expect(h.read16(0x2010)).to.equal(0x8000);
+      expect(sw(h) & IE).to.equal(IE);
+    });
+
+    it('FISTTP is SSE3, not i686: #UD', () => {
+      const h = real(/* fisttp word [0x2000] */ [0xdf, 0x0e, 0x00, 0x20]);
+      h.run();
+      expect(vectorTaken(h)).to.equal(Vec.UD);
+    });
+
+    it('round-trips packed BCD through FBLD and FBSTP', () => {
+      const bcd = [0x78, 0x56, 0x34, 0x12, 0x90, 0x78, 0x56, 0x34, 0x12, 0x80];
+      const h = flat(/* fninit ;; fbld [0x2000] ;; fld st0 ;; fistp qword [0x2020] ;; fbstp [0x2010] */ [0xdb, 0xe3, 0xdf, 0x25, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xc0, 0xdf, 0x3d, 0x20, 0x20, 0x00, 0x00, 0xdf, 0x35, 0x10, 0x20, 0x00, 0x00]).load(0x2000, bcd);
+      h.run();
+      expect(bytesAt(h, 0x2010, 10)).to.deep.equal(bcd);
+      const n = (BigInt(h.read32(0x2024)) << 32n) | BigInt(h.read32(0x2020));
+      expect(BigInt.asIntN(64, n)).to.equal(-123456789012345678n);
+    });
+
+    it('stores an 80-bit value and loads it back with every bit (pi, a denormal, an SNaN)', () => {
+      const images = [
+        [0x35, 0xc2, 0x68, 0x21, 0xa2, 0xda, 0x0f, 0xc9, 0x00, 0x40],
+        [0x89, 0x67, 0x45, 0x23, 0x01, 0x00, 0x00, 0x00, 0x00, 0x80],
+        [0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0xff, 0x7f],
+      ];
+      for (const image of images) {
+        const h = flat(/* fninit ;; fld tword [0x2000] ;; fstp tword [0x2010] */ [0xdb, 0xe3, 0xdb, 0x2d, 0x00, 0x20, 0x00, 0x00, 0xdb, 0x3d, 0x10, 0x20, 0x00, 0x00]).load(0x2000, image);
+        h.run();
+        expect(bytesAt(h, 0x2010, 10)).to.deep.equal(image);
+        expect(sw(h) & 0x3f).to.equal(0);
+      }
+    });
+
+    it('converts m32 and m64 denormals and rounds stores to single precision', () => {
+      const h = flat(/* fninit ;; fld dword [0x2000] ;; fstp qword [0x2010] ;; fld qword [0x2008] ;; fst dword [0x2018] */ [0xdb, 0xe3, 0xd9, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdd, 0x1d, 0x10, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xd9, 0x15, 0x18, 0x20, 0x00, 0x00])
+        .load(0x2000, le32(1)).load(0x2008, f64(0.1));
+      h.run();
+      expect(double(h, 0x2010)).to.equal(2 ** -149);
+      expect(bytesAt(h, 0x2018, 4)).to.deep.equal(f32(0.1));
+      expect(sw(h) & PE).to.equal(PE);
+    });
+  });
+
+  describe('the register stack', () => {
+    it('overflows at the ninth push: IE, SF, C1 and the indefinite', () => {
+      const h = flat(/* fninit ;; fld1 ;; fld1 ;; fld1 ;; fld1 ;; fld1 ;; fld1 ;; fld1 ;; fld1 ;; fldz */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xee]);
+      h.run();
+      expect(sw(h) & (IE | SF_BIT | C1 | ES)).to.equal(IE | SF_BIT | C1);
+      expect(readSt(h.cpu.st, 0)).to.deep.equal({ se: 0xffff, hi: 0xc0000000 | 0, lo: 0 });
+    });
+
+    it('underflows reading an empty register: IE, SF, C1 = 0, the indefinite is stored', () => {
+      const h = flat(/* fninit ;; fstp qword [0x2000] */ [0xdb, 0xe3, 0xdd, 0x1d, 0x00, 0x20, 0x00, 0x00]);
+      h.run();
+      expect(sw(h) & (IE | SF_BIT | C1)).to.equal(IE | SF_BIT);
+      expect(bytesAt(h, 0x2000, 8)).to.deep.equal([0, 0, 0, 0, 0, 0, 0xf8, 0xff]);
+    });
+
+    it('FXCH, FLD ST(i), FST ST(i), FFREE, FINCSTP and FDECSTP', () => {
+      const h = flat(/* fninit ;; fld1 ;; fldz ;; fxch st1 ;; fld st1 ;; fst st2 ;; ffree st1 ;; fincstp ;; fdecstp ;; fnop */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xd9, 0xc9, 0xd9, 0xc1, 0xdd, 0xd2, 0xdd, 0xc1, 0xd9, 0xf7, 0xd9, 0xf6, 0xd9, 0xd0]);
+      h.run();
+      expect(st(h, 0)).to.equal(0);
+      expect(isEmpty(h.cpu.st, 1)).to.equal(true);
+      expect(st(h, 2)).to.equal(0);
+      expect(top(h.cpu.st)).to.equal(5);
+    });
+
+    it('FCMOVcc copies ST(i) when the EFLAGS condition holds', () => {
+      const h = flat(/* fninit ;; fld1 ;; fldz ;; fldz ;; stc ;; fcmovb st0, st2 ;; fcmovnb st0, st1 */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xd9, 0xee, 0xf9, 0xda, 0xc2, 0xdb, 0xc1]);
+      h.run();
+      expect(st(h, 0)).to.equal(1);
+      const zero = flat(/* fninit ;; fld1 ;; fldz ;; fldz ;; xor eax, eax ;; fcmove st0, st2 ;; fcmovne st0, st1 */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xd9, 0xee, 0x31, 0xc0, 0xda, 0xca, 0xdb, 0xc9]);
+      zero.run();
+      expect(st(zero, 0)).to.equal(1);
+    });
+  });
+
+  describe('comparisons', () => {
+    const compareCode = /* fninit ;; fld qword [0x2000] ;; fcomp qword [0x2008] ;; fnstsw ax ;; sahf */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdc, 0x1d, 0x08, 0x20, 0x00, 0x00, 0xdf, 0xe0, 0x9e];
+    it('FCOMP + FNSTSW AX + SAHF: less sets CF, equal ZF, greater neither', () => {
+      const flags = (a: number, b: number): [number, number] => {
+        const h = flat(compareCode).load(0x2000, f64(a)).load(0x2008, f64(b));
+        h.run();
+        return [h.get(Reg.EAX) & (C0 | C2 | C3 | 0x3800), h.eflags & (CF | ZF | PF)];
+      };
+      expect(flags(1, 2)).to.deep.equal([C0, CF]);
+      expect(flags(2, 2)).to.deep.equal([C3, ZF]);
+      expect(flags(3, 2)).to.deep.equal([0, 0]);
+      expect(flags(NaN, 2)).to.deep.equal([C0 | C2 | C3, CF | ZF | PF]);
+    });
+
+    it('FUCOM raises IE only for SNaNs, FCOM for any NaN; FCOMPP and FUCOMPP pop twice', () => {
+      const h = flat(/* fninit ;; fld qword [0x2000] ;; fld qword [0x2000] ;; fucompp */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xda, 0xe9]).load(0x2000, f64(NaN));
+      h.run();
+      expect(sw(h) & (IE | C0 | C2 | C3)).to.equal(C0 | C2 | C3);
+      expect(top(h.cpu.st)).to.equal(0);
+      const ordered = flat(/* fninit ;; fld qword [0x2000] ;; fld qword [0x2000] ;; fcompp */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xde, 0xd9]).load(0x2000, f64(NaN));
+      ordered.run();
+      expect(sw(ordered) & IE).to.equal(IE);
+    });
+
+    it('FICOM compares with an integer, FTST with zero', () => {
+      const h = flat(/* fninit ;; fld qword [0x2000] ;; ficom word [0x2008] */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xde, 0x15, 0x08, 0x20, 0x00, 0x00]).load(0x2000, f64(-3)).load(0x2008, le16(-3));
+      h.run();
+      expect(sw(h) & (C0 | C2 | C3)).to.equal(C3);
+      const t = flat(/* fninit ;; fld qword [0x2000] ;; ftst */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xe4]).load(0x2000, f64(-0.5));
+      t.run();
+      expect(sw(t) & (C0 | C2 | C3)).to.equal(C0);
+    });
+
+    it('FCOMI, FUCOMI, FCOMIP and FUCOMIP set ZF, PF and CF and clear OF, SF, AF', () => {
+      const run = (code: number[], a: number, b: number): number => {
+        const h = flat(code).load(0x2000, f64(a)).load(0x2008, f64(b));
+        h.cpu.setEflags(OF | SF, OF | SF);
+        h.run();
+        return h.eflags & (OF | SF | ZF | PF | CF);
+      };
+      const fcomi = /* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fcomi st0, st1 */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdb, 0xf1];
+      expect(run(fcomi, 1, 2)).to.equal(CF);
+      expect(run(fcomi, 2, 2)).to.equal(ZF);
+      expect(run(fcomi, 3, 2)).to.equal(0);
+      expect(run(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fucomip st0, st1 */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdf, 0xe9], NaN, 2)).to.equal(ZF | PF | CF);
+      const h = flat(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fcomip st0, st1 */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xdf, 0xf1]).load(0x2000, f64(1)).load(0x2008, f64(1));
+      h.run();
+      expect(top(h.cpu.st)).to.equal(7);
+    });
+
+    it('FXAM classifies: empty, zero, normal, infinity, NaN, denormal, with the sign in C1', () => {
+      const classes: [number[], number][] = [
+        [/* fninit ;; fxam */ [0xdb, 0xe3, 0xd9, 0xe5], C3 | C0],
+        [/* fninit ;; fldz ;; fchs ;; fxam */ [0xdb, 0xe3, 0xd9, 0xee, 0xd9, 0xe0, 0xd9, 0xe5], C3 | C1],
+        [/* fninit ;; fld1 ;; fxam */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe5], C2],
+        [/* fninit ;; fld qword [0x2000] ;; fxam */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xe5], C2 | C0],
+        [/* fninit ;; fld qword [0x2008] ;; fabs ;; fxam */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xd9, 0xe1, 0xd9, 0xe5], C0],
+        [/* fninit ;; fld tword [0x2010] ;; fxam */ [0xdb, 0xe3, 0xdb, 0x2d, 0x10, 0x20, 0x00, 0x00, 0xd9, 0xe5], C3 | C2 | C1],
+      ];
+      for (const [code, cc] of classes) {
+        const h = flat(code).load(0x2000, f64(Infinity)).load(0x2008, f64(-NaN))
+          .load(0x2010, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]);
+        h.run();
+        expect(sw(h) & (C0 | C1 | C2 | C3)).to.equal(cc);
+      }
+    });
+  });
+
+  describe('functions', () => {
+    const value = (code: number[], a: number, b = 0): CpuHarness => {
+      const h = flat(code).load(0x2000, f64(a)).load(0x2008, f64(b));
+      h.run();
+      return h;
+    };
+    it('FSQRT, FABS, FCHS, FRNDINT, FSCALE, FXTRACT', () => {
+      expect(st(value(/* fninit ;; fld qword [0x2000] ;; fsqrt */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfa], 2), 0)).to.equal(Math.SQRT2);
+      expect(st(value(/* fninit ;; fld qword [0x2000] ;; fabs ;; fchs */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xe1, 0xd9, 0xe0], 3), 0)).to.equal(-3);
+      expect(st(value(/* fninit ;; fld qword [0x2000] ;; frndint */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfc], 2.5), 0)).to.equal(2);
+      expect(st(value(/* fninit ;; fld qword [0x2000] ;; frndint */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfc], -0.25), 0)).to.equal(-0);
+      expect(st(value(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fscale */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfd], 1.5, 3.7), 0)).to.equal(12);
+      const x = value(/* fninit ;; fld qword [0x2000] ;; fxtract */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf4], -12);
+      expect([st(x, 0), st(x, 1)]).to.deep.equal([-1.5, 3]);
+    });
+
+    it('FPREM and FPREM1 with the quotient bits in C0, C3, C1', () => {
+      const h = value(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fprem */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf8], 11, 3);
+      expect(st(h, 0)).to.equal(2);
+      expect(sw(h) & (C0 | C1 | C2 | C3)).to.equal(C3 | C1);
+      const ieee = value(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fprem1 */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf5], 11, 3);
+      expect(st(ieee, 0)).to.equal(-1);
+      expect(sw(ieee) & (C0 | C1 | C2 | C3)).to.equal(C0);
+    });
+
+    it('FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1', () => {
+      expect(st(value(/* fninit ;; fld qword [0x2000] ;; fsin */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfe], Math.PI / 6), 0)).to.be.closeTo(0.5, 1e-15);
+      expect(st(value(/* fninit ;; fldz ;; fcos */ [0xdb, 0xe3, 0xd9, 0xee, 0xd9, 0xff], 0), 0)).to.equal(1);
+      const sc = value(/* fninit ;; fld qword [0x2000] ;; fsincos */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfb], 1);
+      expect([st(sc, 0), st(sc, 1)]).to.deep.equal([Math.cos(1), Math.sin(1)]);
+      const tan = value(/* fninit ;; fld qword [0x2000] ;; fptan */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf2], Math.PI / 4);
+      expect(st(tan, 0)).to.equal(1);
+      expect(st(tan, 1)).to.be.closeTo(1, 1e-15);
+      expect(st(value(/* fninit ;; fld1 ;; fld1 ;; fpatan */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xe8, 0xd9, 0xf3], 0), 0)).to.equal(Math.PI / 4);
+      expect(st(value(/* fninit ;; fld qword [0x2000] ;; f2xm1 */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf0], 0.5), 0)).to.be.closeTo(Math.SQRT2 - 1, 1e-15);
+      expect(st(value(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fyl2x */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf1], 8, 3), 0)).to.equal(9);
+      expect(st(value(/* fninit ;; fld qword [0x2008] ;; fld qword [0x2000] ;; fyl2xp1 */ [0xdb, 0xe3, 0xdd, 0x05, 0x08, 0x20, 0x00, 0x00, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xf9], 1, 2), 0)).to.equal(2);
+      const big = value(/* fninit ;; fld qword [0x2000] ;; fsin */ [0xdb, 0xe3, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xfe], 2 ** 64);
+      expect(sw(big) & C2).to.equal(C2);
+      expect(st(big, 0)).to.equal(2 ** 64);
+    });
+  });
+
+  describe('exceptions', () => {
+    it('masked: zero divide gives infinity, invalid gives the indefinite, no ES', () => {
+      const h = flat(/* fninit ;; fld1 ;; fldz ;; fdivp st1, st0 ;; fld1 ;; fchs ;; fsqrt */ [0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xde, 0xf9, 0xd9, 0xe8, 0xd9, 0xe0, 0xd9, 0xfa]);
+      h.run();
+      expect(st(h, 1)).to.equal(Infinity);
+      expect(readSt(h.cpu.st, 0)).to.deep.equal({ se: 0xffff, hi: 0xc0000000 | 0, lo: 0 });
+      expect(sw(h) & (IE | ZE | ES)).to.equal(IE | ZE);
+    });
+
+    const unmasked = /* fninit ;; fldcw [0x2000] ;; fld1 ;; fldz ;; fdivp st1, st0 ;; fnstsw ax ;; fwait */ [0xdb, 0xe3, 0xd9, 0x2e, 0x00, 0x20, 0xd9, 0xe8, 0xd9, 0xee, 0xde, 0xf9, 0xdf, 0xe0, 0x9b];
+    it('unmasked: the destination stays, ES and B are set, the next waiting instruction raises #MF with CR0.NE', () => {
+      const h = real(unmasked).load(0x2000, le16(0x037b));
+      h.cpu.st[S.CR0] |= CR0_NE;
+      h.run();
+      expect(vectorTaken(h)).to.equal(Vec.MF);
+      expect(h.read16(0x8000 - 6)).to.equal(0x1000 + unmasked.length - 1);
+      expect(h.get(Reg.EAX) & 0xffff).to.equal(BUSY | (6 << 11) | ES | ZE);
+      expect([st(h, 0), st(h, 1)]).to.deep.equal([0, 1]);
+    });
+
+    it('with CR0.NE clear the error goes to FERR# (recorded) and nothing is raised', () => {
+      const h = real(unmasked).load(0x2000, le16(0x037b));
+      h.run();
+      expect(vectorTaken(h)).to.equal(-1);
+      expect(h.cpu.st[S.FPU_FERR]).to.equal(1);
+      const cleared = real(/* fninit ;; fldcw [0x2000] ;; fld1 ;; fldz ;; fdivp st1, st0 ;; fnclex ;; fwait */ [0xdb, 0xe3, 0xd9, 0x2e, 0x00, 0x20, 0xd9, 0xe8, 0xd9, 0xee, 0xde, 0xf9, 0xdb, 0xe2, 0x9b]).load(0x2000, le16(0x037b));
+      cleared.cpu.st[S.CR0] |= CR0_NE;
+      cleared.run();
+      expect(vectorTaken(cleared)).to.equal(-1);
+      expect(sw(cleared) & (ES | BUSY | ZE)).to.equal(0);
+    });
+
+    it('#NM for every ESC with CR0.EM or CR0.TS, and for WAIT only with TS and MP', () => {
+      for (const bit of [CR0_EM, CR0_TS]) {
+        for (const code of [/* fninit */ [0xdb, 0xe3], /* fld1 */ [0xd9, 0xe8], /* fxsave [0x3000] */ [0x0f, 0xae, 0x06, 0x00, 0x30]]) {
+          const h = real(code);
+          h.cpu.st[S.CR0] |= bit;
+          h.run();
+          expect(vectorTaken(h)).to.equal(Vec.NM);
+          expect(h.read16(0x8000 - 6)).to.equal(0x1000);
+        }
+      }
+      const wait = real(/* fwait */ [0x9b]);
+      wait.cpu.st[S.CR0] |= CR0_TS | CR0_MP;
+      wait.run();
+      expect(vectorTaken(wait)).to.equal(Vec.NM);
+      const tsOnly = real(/* fwait */ [0x9b]);
+      tsOnly.cpu.st[S.CR0] |= CR0_TS;
+      tsOnly.run();
+      expect(vectorTaken(tsOnly)).to.equal(-1);
+    });
+  });
+
+  describe('state images', () => {
+    const setup = /* finit ;; fld1 ;; fldz ;; fld qword [0x2000] */ [0x9b, 0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xdd, 0x05, 0x00, 0x20, 0x00, 0x00];
+    const registers = [
+      0, 0, 0, 0, 0, 0, 0, 0x80, 0x00, 0xc0,
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f,
+    ];
+
+    it('FNSAVE: the 32-bit protected-mode layout byte by byte, then FNINIT', () => {
+      const h = flat([...setup, .../* fnsave [0x3000] */ [0xdd, 0x35, 0x00, 0x30, 0x00, 0x00]]).load(0x2000, f64(-2));
+      h.run();
+      expect(bytesAt(h, 0x3000, 28)).to.deep.equal([
+        0x7f, 0x03, 0xff, 0xff, 0x00, 0x28, 0xff, 0xff, 0xff, 0x13, 0xff, 0xff,
+        0x07, 0x00, 0x01, 0x00, 0x08, 0x00, 0x05, 0x05, 0x00, 0x20, 0x00, 0x00, 0x10, 0x00, 0xff, 0xff,
+      ]);
+      expect(bytesAt(h, 0x3000 + 28, 80)).to.deep.equal([...registers, ...new Array(50).fill(0)]);
+      expect([h.cpu.st[S.FPU_CW], sw(h), h.cpu.st[S.FPU_TAGS]]).to.deep.equal([0x037f, 0, 0]);
+    });
+
+    it('FRSTOR restores what FNSAVE stored', () => {
+      const h = flat([...setup, .../* fnsave [0x3000] ;; frstor [0x3000] ;; fnsave [0x3100] */ [0xdd, 0x35, 0x00, 0x30, 0x00, 0x00, 0xdd, 0x25, 0x00, 0x30, 0x00, 0x00, 0xdd, 0x35, 0x00, 0x31, 0x00, 0x00]]).load(0x2000, f64(-2));
+      h.run();
+      expect(bytesAt(h, 0x3100, 108)).to.deep.equal(bytesAt(h, 0x3000, 108));
+    });
+
+    it('FNSTENV in real mode with 16-bit operands: linear FIP with FOP, then all exceptions masked', () => {
+      const h = real(/* fninit ;; fldcw [0x2000] ;; fld1 ;; fnstenv [0x3000] */ [0xdb, 0xe3, 0xd9, 0x2e, 0x00, 0x20, 0xd9, 0xe8, 0xd9, 0x36, 0x00, 0x30]).load(0x2000, le16(0x0360));
+      h.run();
+      expect(bytesAt(h, 0x3000, 14)).to.deep.equal([0x60, 0x03, 0x00, 0x38, 0xff, 0x3f, 0x06, 0x10, 0xe8, 0x01, 0, 0, 0, 0]);
+      expect(h.cpu.st[S.FPU_CW]).to.equal(0x037f);
+    });
+
+    it('FLDENV loads the control, status and tag words (16-bit protected layout through FSTENV)', () => {
+      const h = flat([.../* o16 fnstenv [0x3000] */ [0x66, 0xd9, 0x35, 0x00, 0x30, 0x00, 0x00], .../* fninit ;; o16 fldenv [0x3000] */ [0xdb, 0xe3, 0x66, 0xd9, 0x25, 0x00, 0x30, 0x00, 0x00]]);
+      h.cpu.st[S.FPU_CW] = 0x0262;
+      h.run();
+      expect(h.cpu.st[S.FPU_CW]).to.equal(0x0262);
+      expect(h.cpu.st[S.FPU_TAGS]).to.equal(0xff);
+    });
+
+    it('FXSAVE: the 512-byte layout with the abridged tag byte; FXRSTOR restores it', () => {
+      const h = flat([...setup, .../* fxsave [0x3000] ;; fninit ;; fxrstor [0x3000] ;; fxsave [0x3200] */ [0x0f, 0xae, 0x05, 0x00, 0x30, 0x00, 0x00, 0xdb, 0xe3, 0x0f, 0xae, 0x0d, 0x00, 0x30, 0x00, 0x00, 0x0f, 0xae, 0x05, 0x00, 0x32, 0x00, 0x00]]).load(0x2000, f64(-2));
+      h.load(0x3000 + 160, [0xaa]);
+      h.run();
+      expect(bytesAt(h, 0x3000, 32)).to.deep.equal([
+        0x7f, 0x03, 0x00, 0x28, 0xe0, 0x00, 0x05, 0x05, 0x07, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00,
+        0x00, 0x20, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+      ]);
+      const pad = [0, 0, 0, 0, 0, 0];
+      expect(bytesAt(h, 0x3020, 48)).to.deep.equal([...registers.slice(0, 10), ...pad, ...registers.slice(10, 20), ...pad, ...registers.slice(20), ...pad]);
+      expect(h.read8(0x3000 + 160)).to.equal(0xaa);
+      expect(bytesAt(h, 0x3200, 160)).to.deep.equal(bytesAt(h, 0x3000, 160));
+      expect(st(h, 0)).to.equal(-2);
+    });
+
+    it('FXSAVE to an address not aligned on 16 bytes is #GP', () => {
+      const h = real(/* fxsave [0x3008] */ [0x0f, 0xae, 0x06, 0x08, 0x30]);
+      h.run();
+      expect(vectorTaken(h)).to.equal(Vec.GP);
+    });
+
+    it('FNSTCW, FNSTSW m16 and FLDCW', () => {
+      const h = flat(/* fninit ;; fldcw [0x2000] ;; fld1 ;; fnstcw [0x2010] ;; fnstsw [0x2012] */ [0xdb, 0xe3, 0xd9, 0x2d, 0x00, 0x20, 0x00, 0x00, 0xd9, 0xe8, 0xd9, 0x3d, 0x10, 0x20, 0x00, 0x00, 0xdd, 0x3d, 0x12, 0x20, 0x00, 0x00]).load(0x2000, le16(0x0c7f));
+      h.run();
+      expect([h.read16(0x2010), h.read16(0x2012)]).to.deep.equal([0x0c7f, 7 << 11]);
+    });
+  });
+
+  it('CPUID leaf 1 reports the FPU and FXSR', () => {
+    const h = flat(/* mov eax, 1 ;; cpuid */ [0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0xa2]);
+    h.run();
+    expect(h.get(Reg.EDX) & 1).to.equal(1);
+    expect(h.get(Reg.EDX) & (1 << 24)).to.equal(1 << 24);
+  });
+});
