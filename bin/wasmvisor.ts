@@ -23,6 +23,7 @@ Commands:
 Run 'wasmvisor <command> --help' for the options of a command.`;
 
 const BOOT_HELP = `Usage: wasmvisor boot IMAGE [options]
+       wasmvisor boot --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [options]
 
 Boots IMAGE on a PC with a 16550 UART on COM1 (wired to stdin/stdout), a debug console
 on port 0xE9 and an exit port at 0xF4. The format is detected: Multiboot v1 (ELF or a.out
@@ -31,9 +32,11 @@ kludge), ELF32 (entered in flat 32-bit protected mode), or a flat binary (.bin, 
 
 Options:
   --mem SIZE               guest RAM, e.g. 64M or 1G (default 64M)
-  --append CMDLINE         Multiboot command line after the kernel name
+  --kernel FILE            the image to boot (instead of the IMAGE argument)
+  --append CMDLINE         kernel command line (Linux; Multiboot: after the kernel name)
   --module FILE            Multiboot module (repeatable)
-  --format FMT             auto, flat, elf32 or multiboot (default auto)
+  --initrd FILE            Linux initial ramdisk (with a bzImage kernel)
+  --format FMT             auto, flat, elf32, multiboot or linux (default auto)
   --load-address ADDR      where a flat binary is loaded (default 0x7C00)
   --max-instructions N     stop after N guest instructions
   --trace                  print every instruction with the registers to stderr
@@ -75,23 +78,25 @@ async function boot(args: string[]): Promise<number> {
     mem: { type: 'string' }, append: { type: 'string' }, module: { type: 'string', multiple: true },
     format: { type: 'string' }, 'load-address': { type: 'string' }, 'max-instructions': { type: 'string' },
     trace: { type: 'boolean' }, stats: { type: 'boolean' }, 'expect-exit': { type: 'string' },
-    screen: { type: 'boolean' }, 'rtc-epoch': { type: 'string' },
+    screen: { type: 'boolean' }, 'rtc-epoch': { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { console.log(BOOT_HELP); return STATUS_OK; }
-  const path = oneImage(positionals, 'boot');
+  if (values.kernel !== undefined && positionals.length > 0) throw new UsageError(`boot: give the image either as IMAGE or with --kernel, not both`);
+  const path = values.kernel !== undefined ? values.kernel as string : oneImage(positionals, 'boot');
   const format = (values.format as string | undefined) ?? 'auto';
-  if (!['auto', 'flat', 'elf32', 'multiboot'].includes(format)) throw new UsageError(`--format: unknown format '${format}' (auto, flat, elf32, multiboot)`);
+  if (!['auto', 'flat', 'elf32', 'multiboot', 'linux'].includes(format)) throw new UsageError(`--format: unknown format '${format}' (auto, flat, elf32, multiboot, linux)`);
   const memoryMiB = values.mem ? parseMemorySize(values.mem as string) : 64;
   const maxInstructions = values['max-instructions'] ? parseInteger('--max-instructions', values['max-instructions'] as string) : undefined;
   const expectExit = values['expect-exit'] !== undefined ? parseInteger('--expect-exit', values['expect-exit'] as string) : undefined;
   const image = readGuestFile(path);
   const modules = ((values.module as string[] | undefined) ?? []).map(readGuestFile);
+  const initrd = values.initrd !== undefined ? readGuestFile(values.initrd as string) : undefined;
 
   const rtcStartTime = values['rtc-epoch'] !== undefined ? parseEpoch(values['rtc-epoch'] as string) : Date.now();
   const machine = createMachine({ memoryMiB, rtcStartTime });
   machine.loadImage(image, {
-    cmdline: values.append as string | undefined, modules, format: format as 'auto',
+    cmdline: values.append as string | undefined, modules, initrd, format: format as 'auto',
     flatAddress: values['load-address'] ? parseInteger('--load-address', values['load-address'] as string) : undefined,
   });
   machine.onSerialOutput((bytes) => process.stdout.write(bytes));

@@ -2,14 +2,14 @@ import { Cpu } from '../cpu/cpu.js';
 import { GuestError } from '../cpu/faults.js';
 import { IF } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
-import { enterFlatProtectedMode, loadSegment } from '../cpu/segments.js';
+import { enterFlatProtectedMode, loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
 import { RAM_BASE, Reg, S, Seg } from '../cpu/state-layout.js';
 import { MemoryBus } from '../mmu/memory-bus.js';
 import { IoBus } from '../../devices/bus/io-bus.js';
 import { DebugConsole } from '../../devices/debug-console.js';
 import { ExitPort } from '../../devices/exit-port.js';
 import { Uart16550 } from '../../devices/uart-16550.js';
-import type { BootPlan, GuestImage, LoadOptions, RegisterName } from './loaders/boot-plan.js';
+import type { BootPlan, EntrySelectors, GuestImage, LoadOptions, RegisterName } from './loaders/boot-plan.js';
 import { planBoot } from './loaders/detect.js';
 import { PcPlatform } from './pc-platform.js';
 import { Scheduler } from './scheduler.js';
@@ -150,10 +150,24 @@ export class Machine {
       loadSegment(cpu, Seg.CS, entry.cs ?? 0);
     } else {
       enterFlatProtectedMode(cpu);
+      if (entry.gdt && entry.selectors) this.loadBootSegments(entry.gdt, entry.selectors);
     }
     cpu.st[S.EIP] = entry.eip;
     const order: RegisterName[] = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
     order.forEach((name, r) => { cpu.st[Reg.EAX + r] = entry.registers[name] ?? 0; });
+  }
+
+  /** The GDT and selectors a boot protocol prescribes (Linux: __BOOT_CS 0x10, __BOOT_DS 0x18). */
+  private loadBootSegments(gdt: { base: number; limit: number }, selectors: EntrySelectors): void {
+    const cpu = this.cpu;
+    cpu.st[S.GDTR_BASE] = gdt.base;
+    cpu.st[S.GDTR_LIMIT] = gdt.limit;
+    const bySegment: [number, number][] = [[Seg.CS, selectors.cs], [Seg.SS, selectors.ss], [Seg.DS, selectors.ds],
+      [Seg.ES, selectors.es], [Seg.FS, selectors.fs], [Seg.GS, selectors.gs]];
+    for (const [seg, selector] of bySegment) {
+      const d = readDescriptor(cpu, selector);
+      setSegmentCache(cpu, seg, selector, d.base, d.limit, d.flags);
+    }
   }
 
   get virtualNs(): number { return this.idleNs + this.cpu.retired * this.nsPerInstruction; }
