@@ -62,4 +62,15 @@ describe('test kernels', () => {
     expect(result.reason).to.equal('exit');
     expect(result.exitValue).to.equal(0);
   });
+
+  it('protected passes every case (segment loads, far transfers, call gates, ring 3 and back, I/O bitmap)', () => {
+    const { result, output } = bootGuest('guests/protected/protected.bin');
+    expect(result.error?.message).to.equal(undefined);
+    const failures = output.split('\n').filter((l) => l.startsWith('FAIL'));
+    expect(failures, output).to.deep.equal([]);
+    expect(output).to.match(/prot: \d+ passed, 0 failed/);
+    expect(output).to.equal(expectedOutput('protected'));
+    expect(result.reason).to.equal('exit');
+    expect(result.exitValue).to.equal(0);
+  });
 });

@@ -5,8 +5,11 @@ import type { IoBus } from '../../devices/bus/io-bus.js';
 import { Reg, S, Seg, STATE_BASE } from './state-layout.js';
 import { fault, Vec } from './faults.js';
 import { segmentLinear } from './segments.js';
-import { getEflags, setEflags, EFLAGS_FIXED } from './flags.js';
+import { getEflags, setEflags, EFLAGS_FIXED, VM } from './flags.js';
 import { resetFpu } from './x87/fpu-state.js';
+
+/** Descriptor type bits S, code and writable (flags word), and their value for a writable data segment. */
+const SEGMENT_TYPE_BITS = 0x1a, WRITABLE_DATA = 0x12;
 
 /** Family 6 (P6), model 3, stepping 3: what RESET leaves in EDX and CPUID leaf 1 reports. */
 export const CPU_SIGNATURE = 0x0633;
@@ -165,6 +168,17 @@ export class Cpu implements ByteSource {
     }
     return (this.st[S.SEG_BASE + seg] + off) | 0;
   }
+  /**
+   * linear() for a write: in protected mode a read-only data segment or a code segment cannot be
+   * written (#GP(0), #SS(0) for SS). Real and V86 mode do not check the type, so a CS override
+   * writes there as on hardware.
+   */
+  linearWrite(seg: number, offset: number, bytes: number): number {
+    if ((this.st[S.SEG_FLAGS + seg] & SEGMENT_TYPE_BITS) !== WRITABLE_DATA && this.protectedMode && (this.st[S.EFLAGS] & VM) === 0) {
+      fault(seg === Seg.SS ? Vec.SS : Vec.GP, 0);
+    }
+    return this.linear(seg, offset, bytes);
+  }
   /** Effective address (offset) of the decoded ModRM memory operand. */
   ea(i: Insn): number {
     let off = i.disp;
@@ -183,7 +197,7 @@ export class Cpu implements ByteSource {
    * before it changes flags or registers, as on hardware.
    */
   rmwLinear(i: Insn, bytes: number): number {
-    const lin = this.eaLinear(i, bytes);
+    const lin = (this.opLin = this.linearWrite(i.seg, this.ea(i), bytes));
     if (this.pagingOn) this.probeWrite(lin, bytes);
     return lin;
   }
@@ -203,7 +217,7 @@ export class Cpu implements ByteSource {
     if (i.mod === 3) this.setReg(size, i.rm, v); else this.writeLin(size, this.opLin, v);
   }
   writeE(i: Insn, size: number, v: number): void {
-    if (i.mod === 3) this.setReg(size, i.rm, v); else this.writeLin(size, this.eaLinear(i, size >> 3), v);
+    if (i.mod === 3) this.setReg(size, i.rm, v); else this.writeLin(size, this.linearWrite(i.seg, this.ea(i), size >> 3), v);
   }
 
   // ---- stack ----

@@ -6,7 +6,7 @@ import { fault, Vec } from '../faults.js';
 import { loadSegment } from '../segments.js';
 import { controlRegisterMove } from './system.js';
 import { Reg, S, Seg } from '../state-layout.js';
-import { Builder, HandlerMap, operandSize, reader, readMemoryPair, signExtend, writer, writeBack } from './operands.js';
+import { Builder, HandlerMap, updateReader, operandSize, reader, readMemoryPair, signExtend, writer, writeBack } from './operands.js';
 
 /** Data movement: MOV in its forms, MOVZX/MOVSX, LEA, XCHG, conversions, XLAT, far-pointer loads. */
 export const DATA_OPS: HandlerMap = {
@@ -35,7 +35,7 @@ export const DATA_OPS: HandlerMap = {
   XCHG: (entry, o32) => {
     // 90 is XCHG eAX,eAX: the one-byte NOP (and PAUSE).
     if (entry.opcode === 0x90) return () => {};
-    const readA = reader(entry, 0, o32), readB = reader(entry, 1, o32);
+    const readA = updateReader(entry, 0, o32), readB = reader(entry, 1, o32);
     const writeA = writeBack(entry, 0, o32), writeB = writer(entry, 1, o32);
     return (cpu, i) => {
       const a = readA(cpu, i);
@@ -89,7 +89,7 @@ export function movExec(cpu: Cpu, i: BoundInsn): void {
     case MovForm.E_I: cpu.writeE(i, size, i.imm); return;
     case MovForm.Z_I: cpu.setReg(size, arg >> 5, i.imm); return;
     case MovForm.ACC_O: cpu.setReg(size, 0, cpu.readLin(size, cpu.linear(i.seg, i.disp, size >> 3))); return;
-    default: cpu.writeLin(size, cpu.linear(i.seg, i.disp, size >> 3), cpu.getReg(size, 0));
+    default: cpu.writeLin(size, cpu.linearWrite(i.seg, i.disp, size >> 3), cpu.getReg(size, 0));
   }
 }
 

@@ -115,7 +115,7 @@ export function writer(entry: OpcodeEntry, index: number, o32: boolean): Writer 
       return (cpu, i, v) => cpu.setReg(size, i.reg, v);
     case 'Z': return registerWriter(size, entry.embedded);
     case 'reg': return registerWriter(size, fixedRegister(spec));
-    case 'O': return (cpu, i, v) => cpu.writeLin(size, cpu.linear(i.seg, i.disp, size >> 3), v);
+    case 'O': return (cpu, i, v) => cpu.writeLin(size, cpu.linearWrite(i.seg, i.disp, size >> 3), v);
     default: throw new Error(`no writer for operand ${spec.text} of ${entry.source}`);
   }
 }

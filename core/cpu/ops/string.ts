@@ -34,9 +34,14 @@ function source(cpu: Cpu, i: Insn, asize: number, bytes: number): number {
   return cpu.linear(sourceSegment(i), cpu.getReg(asize, Reg.ESI), bytes);
 }
 
-/** Linear address of the element at ES:eDI (never overridden). */
+/** Linear address of the element at ES:eDI (never overridden), for reading (CMPS, SCAS). */
 function destination(cpu: Cpu, asize: number, bytes: number): number {
   return cpu.linear(Seg.ES, cpu.getReg(asize, Reg.EDI), bytes);
+}
+
+/** Linear address of the element at ES:eDI for a store (MOVS, STOS, INS): ES must be writable. */
+function storeDestination(cpu: Cpu, asize: number, bytes: number): number {
+  return cpu.linearWrite(Seg.ES, cpu.getReg(asize, Reg.EDI), bytes);
 }
 
 /** Moves eSI or eDI by `delta`; with 16-bit addresses only SI/DI change, wrapping at 64 KiB. */
@@ -90,7 +95,7 @@ const movs = (size: number): Element => {
   const bytes = size >> 3;
   return (cpu, i, asize, step) => {
     const v = cpu.readLin(size, source(cpu, i, asize, bytes));
-    cpu.writeLin(size, destination(cpu, asize, bytes), v);
+    cpu.writeLin(size, storeDestination(cpu, asize, bytes), v);
     advance(cpu, asize, Reg.ESI, step);
     advance(cpu, asize, Reg.EDI, step);
   };
@@ -110,7 +115,7 @@ const cmps = (size: number): Element => {
 const stos = (size: number): Element => {
   const bytes = size >> 3;
   return (cpu, _i, asize, step) => {
-    cpu.writeLin(size, destination(cpu, asize, bytes), cpu.getReg(size, Reg.EAX));
+    cpu.writeLin(size, storeDestination(cpu, asize, bytes), cpu.getReg(size, Reg.EAX));
     advance(cpu, asize, Reg.EDI, step);
   };
 };
@@ -139,7 +144,7 @@ const ins = (size: number): Element => {
   return (cpu, _i, asize, step) => {
     const port = cpu.getReg16(Reg.EDX);
     checkIoPermission(cpu, port, bytes);
-    const lin = destination(cpu, asize, bytes);
+    const lin = storeDestination(cpu, asize, bytes);
     cpu.writeLin(size, lin, cpu.in(size, port));
     advance(cpu, asize, Reg.EDI, step);
   };
@@ -161,7 +166,7 @@ const outs = (size: number): Element => {
  * fault, the index register wrapping, the linear address wrapping, the A20 gate folding the
  * range, anything but RAM in it, or paging (linear = physical only without it).
  */
-function ramSpan(cpu: Cpu, seg: number, asize: number, reg: number, step: number, n: number): number {
+function ramSpan(cpu: Cpu, seg: number, asize: number, reg: number, step: number, n: number, write = false): number {
   if ((cpu.st[S.CR0] & CR0_PG) !== 0) return -1;
   const bytes = Math.abs(step);
   const span = (n - 1) * bytes;
@@ -171,7 +176,7 @@ function ramSpan(cpu: Cpu, seg: number, asize: number, reg: number, step: number
   let lowLin: number, highLin: number;
   try {
     // The segment check of the lowest and the highest element covers those in between.
-    lowLin = cpu.linear(seg, low, bytes) >>> 0;
+    lowLin = (write ? cpu.linearWrite(seg, low, bytes) : cpu.linear(seg, low, bytes)) >>> 0;
     highLin = (cpu.linear(seg, low + span, bytes) >>> 0) + bytes - 1;
   } catch (e) {
     if (e instanceof CpuFault) return -1;
@@ -196,7 +201,7 @@ const bulkMovs = (size: number): Bulk => {
   return (cpu, i, asize, step, n) => {
     const src = ramSpan(cpu, sourceSegment(i), asize, Reg.ESI, step, n);
     if (src < 0) return false;
-    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n);
+    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n, true);
     if (dst < 0) return false;
     const length = n * bytes;
     if (step > 0 ? src < dst && dst < src + length : dst < src && src < dst + length) return false;
@@ -212,7 +217,7 @@ const bulkMovs = (size: number): Bulk => {
 const bulkStos = (size: number): Bulk => {
   const bytes = size >> 3;
   return (cpu, _i, asize, step, n) => {
-    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n);
+    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n, true);
     if (dst < 0) return false;
     const length = n * bytes;
     const ram = cpu.mem.bytes;
