@@ -61,18 +61,18 @@ describe('CLI', () => {
     expectOneLineError(runCli(['boot', tempFile('triple.bin', code)]), 4, /triple\.bin: triple fault at 0000:7C05/);
   });
 
-  /** Enters protected mode, sets NT and runs IRET: a return to a nested task, which needs task switching (not there yet). */
-  const NESTED_TASK_IRET = [0x0f, 0x20, 0xc0, 0x0c, 0x01, 0x0f, 0x22, 0xc0, 0x9c, 0x58, 0x80, 0xcc, 0x40, 0x50, 0x9d, 0xcf];
+  /** Enters protected mode and runs IRETD to a frame with EFLAGS.VM set: virtual-8086 mode, which is not there yet. */
+  const V86_IRET = [0x0f, 0x20, 0xc0, 0x0c, 0x01, 0x0f, 0x22, 0xc0, 0x66, 0x68, 0x00, 0x00, 0x02, 0x00, 0x66, 0x6a, 0x00, 0x66, 0x6a, 0x00, 0x66, 0xcf];
 
   it('reports an unsupported instruction with its address and bytes', () => {
-    expectOneLineError(runCli(['boot', tempFile('task.bin', NESTED_TASK_IRET)]), 4, /unsupported instruction at 0000:7C0F .*nested task.*\(bytes CF\)/);
+    expectOneLineError(runCli(['boot', tempFile('v86.bin', V86_IRET)]), 4, /unsupported instruction at 0000:7C14 .*virtual-8086.*\(bytes 66 CF\)/);
   });
 
   it('keeps what the guest printed before it crashed', () => {
-    // mov dx, 0x3F8; mov al, 'A'; out dx, al; then the nested-task IRET
-    const r = runCli(['boot', tempFile('late.bin', [0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, ...NESTED_TASK_IRET])]);
+    // mov dx, 0x3F8; mov al, 'A'; out dx, al; then the IRETD to virtual-8086 mode
+    const r = runCli(['boot', tempFile('late.bin', [0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, ...V86_IRET])]);
     expect(r.stdout).to.equal('A');
-    expectOneLineError(r, 4, /unsupported instruction at 0000:7C15/);
+    expectOneLineError(r, 4, /unsupported instruction at 0000:7C1A/);
   });
 
   it('--screen prints the VGA text screen at exit; --rtc-epoch must be a date', () => {

@@ -8,10 +8,11 @@ import {
   Descriptor, DESC_PRESENT, DESC_SEGMENT, dplOf, isCode, isConformingCode, loadCodeDescriptor, loadSegment, readDescriptor, realOrV86,
 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
+import { farTaskTransfer, returnFromNestedTask } from './task-switch.js';
 import { popfMask } from './ops/stack.js';
 
-/** System descriptor types a far JMP/CALL may name (SDM Vol. 3A table 3-2). */
-const CALL_GATE16 = 0x4, CALL_GATE32 = 0xc, TASK_GATE = 0x5, TSS16 = 0x1, TSS32 = 0x9;
+/** System descriptor types a far JMP/CALL may name (SDM Vol. 3A table 3-2): call gates, the task gate, TSSs (available and busy). */
+const CALL_GATE16 = 0x4, CALL_GATE32 = 0xc, TASK_GATE = 0x5, TSS16 = 0x1, TSS32 = 0x9, BUSY_TSS16 = 0x3, BUSY_TSS32 = 0xb;
 
 /** Where a far JMP or CALL goes after every check: the code segment, its descriptor, EIP, and the call gate used, if any. */
 interface FarTarget {
@@ -31,9 +32,10 @@ function realModeTransfer(cpu: Cpu, selector: number, eip: number): void {
 /**
  * The code segment a far JMP or CALL names directly (conforming: DPL <= CPL; non-conforming:
  * RPL <= CPL and DPL = CPL), or through a call gate (gate DPL >= CPL and RPL; target DPL <= CPL,
- * and for JMP the rules of a direct transfer). Task gates and TSSs are not supported yet.
+ * and for JMP the rules of a direct transfer). A TSS or task gate switches tasks instead (the
+ * offset is ignored) and the answer is null: the new task is already running.
  */
-function resolveTarget(cpu: Cpu, selector: number, offset: number, o32: boolean, call: boolean): FarTarget {
+function resolveTarget(cpu: Cpu, selector: number, offset: number, o32: boolean, call: boolean): FarTarget | null {
   const cpl = cpu.st[S.CPL];
   if ((selector & 0xfffc) === 0) fault(Vec.GP, 0);
   const d = readDescriptor(cpu, selector);
@@ -46,8 +48,9 @@ function resolveTarget(cpu: Cpu, selector: number, offset: number, o32: boolean,
     return { selector, d, eip: o32 ? offset | 0 : offset & 0xffff, gate: null };
   }
   const type = d.flags & 0xf;
-  if (type === TASK_GATE || type === TSS16 || type === TSS32) {
-    throw new GuestError(`far ${call ? 'CALL' : 'JMP'} to a task (selector 0x${selector.toString(16)}) is not supported yet`, 'unsupported', false);
+  if (type === TASK_GATE || type === TSS16 || type === TSS32 || type === BUSY_TSS16 || type === BUSY_TSS32) {
+    farTaskTransfer(cpu, selector, d, call);
+    return null;
   }
   if (type !== CALL_GATE16 && type !== CALL_GATE32) fault(Vec.GP, error);
   const gateDpl = dplOf(d.flags);
@@ -69,6 +72,7 @@ function resolveTarget(cpu: Cpu, selector: number, offset: number, o32: boolean,
 export function farJump(cpu: Cpu, selector: number, offset: number, o32: boolean): void {
   if (realOrV86(cpu)) { realModeTransfer(cpu, selector, o32 ? offset : offset & 0xffff); return; }
   const t = resolveTarget(cpu, selector, offset, o32, false);
+  if (t === null) return;
   checkCodeLimit(t.d, t.eip);
   loadCodeDescriptor(cpu, t.selector, t.d, cpu.st[S.CPL]);
   cpu.st[S.EIP] = t.eip;
@@ -91,6 +95,7 @@ export function farCall(cpu: Cpu, selector: number, offset: number, o32: boolean
     return;
   }
   const t = resolveTarget(cpu, selector, offset, o32, true);
+  if (t === null) return;
   checkCodeLimit(t.d, t.eip);
   const size = t.gate === null ? (o32 ? 32 : 16) : (t.gate.flags & 0xf) === CALL_GATE32 ? 32 : 16;
   const cpl = st[S.CPL];
@@ -143,7 +148,8 @@ export function farReturn(cpu: Cpu, o32: boolean, release: number): void {
 }
 
 /**
- * IRET/IRETD without a task return: EFLAGS is restored under the rules of the level IRET runs
+ * IRET/IRETD. In protected mode with NT set it returns to the task named by the back-link
+ * (task-switch.ts). Otherwise EFLAGS is restored under the rules of the level IRET runs
  * at (IOPL only at CPL 0, IF only at CPL <= IOPL), then as RETF to the same or an outer level.
  */
 export function interruptReturn(cpu: Cpu, o32: boolean): void {
@@ -151,7 +157,8 @@ export function interruptReturn(cpu: Cpu, o32: boolean): void {
   const size = o32 ? 32 : 16;
   const bytes = size >> 3;
   if (cpu.protectedMode && (st[S.EFLAGS] & (NT | VM)) === NT) {
-    throw new GuestError('IRET with NT set (return from a nested task) is not supported yet', 'unsupported', false);
+    returnFromNestedTask(cpu);
+    return;
   }
   const eip = cpu.peek(size, 0);
   const selector = cpu.peek(size, bytes) & 0xffff;

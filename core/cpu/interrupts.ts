@@ -4,9 +4,12 @@ import { AC, IF, NT, RF, TF, VM } from './flags.js';
 import { checkCodeLimit, enterInnerStack, frameAddresses, innerStack, writeFrame } from './privilege.js';
 import { DESC_PRESENT, dplOf, isCode, isConformingCode, loadCodeDescriptor, loadSegment, readDescriptor, realOrV86 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
+import { interruptTask } from './task-switch.js';
 
 /** Exceptions that push an error code in protected mode. */
 const HAS_ERROR_CODE = new Set([Vec.DF, Vec.TS, Vec.NP, Vec.SS, Vec.GP, Vec.PF, Vec.AC]);
+/** The IDT gate type that names a TSS instead of a handler. */
+const TASK_GATE = 0x5;
 /** Contributory exceptions: two in a row make a double fault. */
 const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
 
@@ -35,7 +38,8 @@ function deliverReal(cpu: Cpu, vector: number): void {
 }
 
 /**
- * Interrupt and trap gates (SDM 6.12.1): to the handler's level when its code segment is
+ * Task gates switch to the task they name (SDM 6.12.2, task-switch.ts). Interrupt and trap
+ * gates (SDM 6.12.1): to the handler's level when its code segment is
  * non-conforming and more privileged, with the stack from the TSS receiving SS, ESP, EFLAGS, CS,
  * EIP and the error code; otherwise at the current level on the current stack. The frame is
  * written before any register changes, so a fault while writing it leaves the state as it was.
@@ -49,11 +53,14 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   const hi = cpu.readSystem(32, st[S.IDTR_BASE] + idt + 4);
   const type = (hi >> 8) & 0x1f;
   const gate32 = (type & 0x8) !== 0;
-  if (type === 0x5) throw new GuestError(`IDT entry ${vector} is a task gate; task switching is not supported yet`, 'unsupported', false);
   // Anything but an interrupt, trap or task gate (a zeroed entry, a segment descriptor) is #GP.
-  if (type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) fault(Vec.GP, idt + 2);
+  if (type !== TASK_GATE && type !== 0x6 && type !== 0x7 && type !== 0xe && type !== 0xf) fault(Vec.GP, idt + 2);
   if (software && dplOf(hi >> 8) < st[S.CPL]) fault(Vec.GP, idt + 2);
   if ((hi & 0x8000) === 0) fault(Vec.NP, idt + 2);
+  if (type === TASK_GATE) {
+    interruptTask(cpu, lo >>> 16, errorCode);
+    return;
+  }
   const selector = lo >>> 16;
   if ((selector & 0xfffc) === 0) fault(Vec.GP, 0);
   const code = readDescriptor(cpu, selector);

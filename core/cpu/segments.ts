@@ -119,16 +119,19 @@ export function checkStackSegment(cpu: Cpu, selector: number, cpl: number, vecto
   return d;
 }
 
-/** DS, ES, FS, GS: data or readable code, DPL >= max(CPL, RPL) unless conforming code, present. */
-function checkDataSegment(cpu: Cpu, selector: number): Descriptor {
-  const d = readDescriptor(cpu, selector);
+/**
+ * DS, ES, FS, GS (non-null): data or readable code, DPL >= max(CPL, RPL) unless conforming code,
+ * present. `vector` is #GP for loads, #TS for the selectors a task switch loads; absent is #NP.
+ */
+export function checkDataSegment(cpu: Cpu, selector: number, vector: number = Vec.GP): Descriptor {
+  const d = readDescriptor(cpu, selector, vector);
   const error = selector & 0xfffc;
   const flags = d.flags;
-  if ((flags & DESC_SEGMENT) === 0) fault(Vec.GP, error);
-  if (isCode(flags) && (flags & DESC_READ_WRITE) === 0) fault(Vec.GP, error);
+  if ((flags & DESC_SEGMENT) === 0) fault(vector, error);
+  if (isCode(flags) && (flags & DESC_READ_WRITE) === 0) fault(vector, error);
   if (!isConformingCode(flags)) {
     const dpl = dplOf(flags);
-    if ((selector & 3) > dpl || cpu.st[S.CPL] > dpl) fault(Vec.GP, error);
+    if ((selector & 3) > dpl || cpu.st[S.CPL] > dpl) fault(vector, error);
   }
   if ((flags & DESC_PRESENT) === 0) fault(Vec.NP, error);
   return d;
