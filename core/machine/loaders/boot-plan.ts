@@ -118,3 +118,24 @@ export function rangesOverlap(a: number, aLength: number, b: number, bLength: nu
 export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
+
+/** The BIOS ROM at the top of the first megabyte, reserved in the memory map. */
+export const BIOS_ROM_START = 0xf0000;
+/** E820 / Multiboot memory-map entry types (the same numbers in both). */
+export const MEMORY_AVAILABLE = 1;
+export const MEMORY_RESERVED = 2;
+
+export interface MemoryMapEntry { base: number; length: number; type: number }
+
+/**
+ * The PC memory map every boot protocol reports: conventional memory, the EBDA, the BIOS ROM
+ * and the RAM above 1 MiB (Multiboot's mmap and Linux's E820 use the same type numbers).
+ */
+export function pcMemoryMap(memorySize: number): MemoryMapEntry[] {
+  return [
+    { base: 0, length: CONVENTIONAL_MEMORY_TOP, type: MEMORY_AVAILABLE },
+    { base: CONVENTIONAL_MEMORY_TOP, length: ROM_HOLE_START - CONVENTIONAL_MEMORY_TOP, type: MEMORY_RESERVED },
+    { base: BIOS_ROM_START, length: ROM_HOLE_END - BIOS_ROM_START, type: MEMORY_RESERVED },
+    { base: ROM_HOLE_END, length: memorySize - ROM_HOLE_END, type: MEMORY_AVAILABLE },
+  ].filter((entry) => entry.length > 0);
+}

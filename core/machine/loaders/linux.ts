@@ -23,7 +23,7 @@ import {
   CONVENTIONAL_MEMORY_TOP,
   ImageError,
   ROM_HOLE_END,
-  ROM_HOLE_START,
+  pcMemoryMap,
   alignUp,
   checkGuestRange,
   hex,
@@ -42,7 +42,6 @@ const SECTOR = 512;
 const PAGE_SIZE = 0x1000;
 const FOUR_GIB = 0x1_0000_0000;
 const BOOT_PARAMS_SIZE = 0x1000;
-const BIOS_ROM_START = 0xf0000;
 
 // Setup header offsets, in the file and in boot_params alike.
 const SETUP_HEADER_START = 0x1f1;
@@ -91,8 +90,6 @@ const LOADER_TYPE_UNDEFINED = 0xff;
 const VID_MODE_NORMAL = 0xffff;
 /** What the protocol's sample loader sets (heap end 0xE000 in the setup segment, minus 0x200). */
 const HEAP_END_PTR_VALUE = 0xde00;
-const E820_RAM = 1;
-const E820_RESERVED = 2;
 
 export interface LinuxSetupHeader {
   /** (major << 8) | minor, e.g. 0x020f for 2.15. */
@@ -309,7 +306,7 @@ function buildBootParams(kernel: Uint8Array, header: LinuxSetupHeader, memorySiz
   const extendedKiB = Math.floor((memorySize - ROM_HOLE_END) / 1024);
   writeScreenInfo(view, Math.min(extendedKiB, 0xffff));
   view.setUint32(ALT_MEM_K, extendedKiB, true);
-  const map = e820Map(memorySize);
+  const map = pcMemoryMap(memorySize);
   params[E820_ENTRIES] = map.length;
   map.forEach((entry, index) => {
     const at = E820_TABLE + index * E820_ENTRY_SIZE;
@@ -335,14 +332,6 @@ function writeScreenInfo(view: DataView, extendedKiB: number): void {
   view.setUint16(SCREEN_INFO + 0x10, 16, true); // orig_video_points: 16-line font
 }
 
-export function e820Map(memorySize: number): Array<{ base: number; length: number; type: number }> {
-  return [
-    { base: 0, length: CONVENTIONAL_MEMORY_TOP, type: E820_RAM },
-    { base: CONVENTIONAL_MEMORY_TOP, length: ROM_HOLE_START - CONVENTIONAL_MEMORY_TOP, type: E820_RESERVED },
-    { base: BIOS_ROM_START, length: ROM_HOLE_END - BIOS_ROM_START, type: E820_RESERVED },
-    { base: ROM_HOLE_END, length: memorySize - ROM_HOLE_END, type: E820_RAM },
-  ].filter((entry) => entry.length > 0);
-}
 
 /** Null, unused, then flat 4 GiB __BOOT_CS (execute/read) and __BOOT_DS (read/write), as Linux's own setup builds them. */
 function bootGdt(): Uint8Array {

@@ -21,7 +21,7 @@ import {
   CONVENTIONAL_MEMORY_TOP,
   ImageError,
   ROM_HOLE_END,
-  ROM_HOLE_START,
+  pcMemoryMap,
   alignUp,
   checkGuestRange,
   hex,
@@ -52,9 +52,6 @@ const INFO_BOOT_LOADER_NAME = 1 << 9;
 const INFO_SIZE = 88;
 const MODULE_ENTRY_SIZE = 16;
 const MEMORY_MAP_ENTRY_SIZE = 24;
-const MEMORY_AVAILABLE = 1;
-const MEMORY_RESERVED = 2;
-const BIOS_ROM_START = 0xf0000;
 
 export type MultibootHeaderSearch =
   | { kind: 'found'; offset: number; flags: number }
@@ -266,12 +263,7 @@ interface InfoLayout {
 
 /** Offsets inside the MBI block: the 88-byte structure, memory map, module table, strings. */
 function layoutInfo(cmdline: string, modules: GuestImage[], memorySize: number): InfoLayout {
-  const memoryMap = [
-    { base: 0, length: CONVENTIONAL_MEMORY_TOP, type: MEMORY_AVAILABLE },
-    { base: CONVENTIONAL_MEMORY_TOP, length: ROM_HOLE_START - CONVENTIONAL_MEMORY_TOP, type: MEMORY_RESERVED },
-    { base: BIOS_ROM_START, length: ROM_HOLE_END - BIOS_ROM_START, type: MEMORY_RESERVED },
-    { base: ROM_HOLE_END, length: memorySize - ROM_HOLE_END, type: MEMORY_AVAILABLE },
-  ].filter((entry) => entry.length > 0);
+  const memoryMap = pcMemoryMap(memorySize);
   const encoder = new TextEncoder();
   const strings = [cmdline, BOOT_LOADER_NAME, ...modules.map((module) => module.name)].map((text) =>
     encoder.encode(`${text}\0`),
