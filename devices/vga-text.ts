@@ -254,17 +254,7 @@ export class VgaText implements Device {
   }
 
   saveState(): VgaSnapshot {
-    const regs = this.regs;
-    return {
-      ...regs,
-      sequencer: [...regs.sequencer],
-      graphics: [...regs.graphics],
-      crtc: [...regs.crtc],
-      attributes: [...regs.attributes],
-      dacLatch: [...regs.dacLatch],
-      dac: [...regs.dac],
-      text: Array.from(this.text),
-    };
+    return { ...copyRegisters(this.regs), text: Array.from(this.text) };
   }
 
   loadState(state: unknown): void {
@@ -274,15 +264,7 @@ export class VgaText implements Device {
       throw new Error(`${this.name}: snapshot is not a VGA text-mode state`);
     }
     const { text, ...regs } = snapshot as VgaSnapshot;
-    this.regs = {
-      ...regs,
-      sequencer: [...regs.sequencer],
-      graphics: [...regs.graphics],
-      crtc: [...regs.crtc],
-      attributes: [...regs.attributes],
-      dacLatch: [...regs.dacLatch],
-      dac: [...regs.dac],
-    };
+    this.regs = copyRegisters(regs);
     this.text.set(text);
     this.changed = true;
   }
@@ -451,4 +433,17 @@ export class VgaText implements Device {
     regs.dac.splice(regs.dacWriteIndex * 3, 3, ...regs.dacLatch);
     regs.dacWriteIndex = (regs.dacWriteIndex + 1) % DAC_ENTRIES;
   }
+}
+
+/** A deep copy of the register file (snapshots must not share arrays with the live device). */
+function copyRegisters(regs: VgaRegisters): VgaRegisters {
+  return {
+    ...regs,
+    sequencer: [...regs.sequencer],
+    graphics: [...regs.graphics],
+    crtc: [...regs.crtc],
+    attributes: [...regs.attributes],
+    dacLatch: [...regs.dacLatch],
+    dac: [...regs.dac],
+  };
 }
