@@ -7,12 +7,19 @@ import { fault, Vec } from './faults.js';
 import { segmentLinear } from './segments.js';
 import { getEflags, setEflags, EFLAGS_FIXED, VM } from './flags.js';
 import { resetFpu } from './x87/fpu-state.js';
+import { DebugRegisters } from './debug-registers.js';
 
 /** Descriptor type bits S, code and writable (flags word), and their value for a writable data segment. */
 const SEGMENT_TYPE_BITS = 0x1a, WRITABLE_DATA = 0x12;
 
 /** Family 6 (P6), model 3, stepping 3: what RESET leaves in EDX and CPUID leaf 1 reports. */
 export const CPU_SIGNATURE = 0x0633;
+
+/** IA32_APIC_BASE after RESET: base 0xFEE00000, enabled (bit 11), bootstrap processor (bit 8). */
+export const APIC_BASE_RESET = 0xfee00900 | 0, APIC_GLOBAL_ENABLE = 0x800;
+
+/** CR4.DE: debugging extensions (I/O breakpoints; DR4/DR5 are #UD). */
+export const CR4_DE = 0x8;
 
 export const CR0_PE = 0x1, CR0_MP = 0x2, CR0_EM = 0x4, CR0_TS = 0x8, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000, CR0_PG = 0x80000000;
 
@@ -33,6 +40,15 @@ export class Cpu implements ByteSource {
   readonly paging: Paging;
   /** CR0.PG, cached so that linear accesses without paging cost one field test (see pagingChanged). */
   pagingOn = false;
+  /** Whether DR7 enables a breakpoint, cached so that linear accesses without one cost one field test (see debugChanged). */
+  debugActive = false;
+  readonly debug = new DebugRegisters();
+  /** Set by INT n, INT3, INTO and INT1: no single-step trap follows them (their handler starts with TF clear). */
+  interruptInstruction = false;
+  /** IA32_APIC_BASE: the local APIC's base (it stays mapped at 0xFEE00000), bit 11 global enable, bit 8 BSP. */
+  apicBase = APIC_BASE_RESET;
+  /** Stored model-specific registers (the MTRRs) as [low, high]; absent ones read as 0. */
+  readonly modelRegisters = new Map<number, [number, number]>();
 
   constructor(memory: WebAssembly.Memory, readonly mem: MemoryBus, readonly io: IoBus) {
     this.st = new Int32Array(memory.buffer, STATE_BASE, 0x400);
@@ -63,7 +79,10 @@ export class Cpu implements ByteSource {
     this.st[S.DR0 + 7] = 0x400;
     resetFpu(this.st);
     this.retired = 0;
+    this.apicBase = APIC_BASE_RESET;
+    this.modelRegisters.clear();
     this.pagingChanged();
+    this.debugChanged();
   }
 
   /** After a write to CR0.PG/WP or CR4.PSE/PGE: refreshes the cached flag and empties the TLB. */
@@ -71,6 +90,13 @@ export class Cpu implements ByteSource {
     this.pagingOn = (this.st[S.CR0] & CR0_PG) !== 0;
     this.paging.flushAll();
   }
+
+  /** After a write to DR0-DR3, DR7 or CR4.DE: rebuilds the breakpoints and the cached flag. */
+  debugChanged(): void {
+    this.debugActive = this.debug.update(this.st.subarray(S.DR0, S.DR0 + 4), this.st[S.DR0 + 7], (this.st[S.CR4] & CR4_DE) !== 0);
+  }
+  /** Whether the local APIC is enabled in IA32_APIC_BASE. */
+  get apicEnabled(): boolean { return (this.apicBase & APIC_GLOBAL_ENABLE) !== 0; }
 
   get eip(): number { return this.st[S.EIP] >>> 0; }
   set eip(v: number) { this.st[S.EIP] = v; }
@@ -95,29 +121,35 @@ export class Cpu implements ByteSource {
 
   // ---- linear memory: through the TLB when paging is on; accesses that cross a page are split ----
   readLin8(lin: number): number {
+    if (this.debugActive) this.debug.access(lin, 1, false);
     if (!this.pagingOn) return this.mem.read8(lin & this.st[S.A20_MASK]);
     return this.mem.read8(this.paging.translate(lin, false) & this.st[S.A20_MASK]);
   }
   readLin16(lin: number): number {
+    if (this.debugActive) this.debug.access(lin, 2, false);
     if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
     if (!this.pagingOn) return this.mem.read16(lin & this.st[S.A20_MASK]);
     return this.mem.read16(this.paging.translate(lin, false) & this.st[S.A20_MASK]);
   }
   readLin32(lin: number): number {
+    if (this.debugActive) this.debug.access(lin, 4, false);
     if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
     if (!this.pagingOn) return this.mem.read32(lin & this.st[S.A20_MASK]);
     return this.mem.read32(this.paging.translate(lin, false) & this.st[S.A20_MASK]);
   }
   writeLin8(lin: number, v: number): void {
+    if (this.debugActive) this.debug.access(lin, 1, true);
     if (!this.pagingOn) this.mem.write8(lin & this.st[S.A20_MASK], v);
     else this.mem.write8(this.paging.translate(lin, true) & this.st[S.A20_MASK], v);
   }
   writeLin16(lin: number, v: number): void {
+    if (this.debugActive) this.debug.access(lin, 2, true);
     if ((lin & 0xfff) === 0xfff) { this.writeCrossing(lin, 2, v); return; }
     if (!this.pagingOn) this.mem.write16(lin & this.st[S.A20_MASK], v);
     else this.mem.write16(this.paging.translate(lin, true) & this.st[S.A20_MASK], v);
   }
   writeLin32(lin: number, v: number): void {
+    if (this.debugActive) this.debug.access(lin, 4, true);
     if ((lin & 0xfff) > 0xffc) { this.writeCrossing(lin, 4, v); return; }
     if (!this.pagingOn) this.mem.write32(lin & this.st[S.A20_MASK], v);
     else this.mem.write32(this.paging.translate(lin, true) & this.st[S.A20_MASK], v);
@@ -256,14 +288,20 @@ export class Cpu implements ByteSource {
     return this.st[S.SEG_BASE + Seg.CS] + off;
   }
   /** A code byte; through the TLB with paging on (a fetch is checked like a read: no NX). */
-  byteAt(offset: number): number { return this.readLin8(this.codeLinear(offset)); }
+  byteAt(offset: number): number {
+    // Not readLin8: fetches do not hit data breakpoints.
+    const lin = this.codeLinear(offset);
+    return this.mem.read8((this.pagingOn ? this.paging.translate(lin, false) : lin) & this.st[S.A20_MASK]);
+  }
   decodeAt(eip: number): Insn { return decode(this, eip, this.st[S.CS_DEFAULT32] !== 0, this.insn); }
 
   // ---- ports ----
   in(size: number, port: number): number {
+    if (this.debugActive) this.debug.port(port, size >> 3);
     return size === 8 ? this.io.read8(port) : size === 16 ? this.io.read16(port) : this.io.read32(port);
   }
   out(size: number, port: number, v: number): void {
+    if (this.debugActive) this.debug.port(port, size >> 3);
     if (size === 8) this.io.write8(port, v & 0xff); else if (size === 16) this.io.write16(port, v & 0xffff); else this.io.write32(port, v);
   }
 }

@@ -3,7 +3,8 @@ import { Attr, OPCODES, OpcodeEntry } from '../decoder/table.js';
 import type { Cpu } from './cpu.js';
 import { CpuFault, fault, GuestError, Vec } from './faults.js';
 import { locateUnsupported, unsupported } from './unsupported.js';
-import { IF } from './flags.js';
+import { IF, RF, TF } from './flags.js';
+import { DR6_BS } from './debug-registers.js';
 import { deliverException, deliverInterrupt } from './interrupts.js';
 import { realOrV86 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
@@ -39,6 +40,13 @@ export function unimplementedEntries(): OpcodeEntry[] {
   return OPCODES.filter((e) => builders[e.key] === undefined);
 }
 
+/** MOV SS,r/m and POP SS: the instructions after which debug traps wait one instruction. */
+function loadsSs(insn: BoundInsn): boolean {
+  const entry = insn.entry!;
+  const dst = entry.operands[0];
+  return (entry.key === 'MOV' && dst.method === 'S' && insn.reg === Seg.SS) || (entry.key === 'POP' && dst.register === 'SS');
+}
+
 /** Why a run slice stopped. */
 export const enum StopReason { BUDGET = 0, HALTED = 1, STOPPED = 2 }
 
@@ -58,6 +66,8 @@ export class Interpreter {
   /** EIP and ESP at the start of the running instruction, restored when it faults. */
   private faultEip = 0;
   private faultEsp = 0;
+  /** DR6 bits of debug traps held back by a MOV SS/POP SS, delivered after the next instruction. */
+  private deferredDebug = 0;
   /** Set by devices or the host to end the current slice after the running instruction. */
   stopRequested = false;
   /** Acknowledges the pending external interrupt and returns its vector (the interrupt controller). */
@@ -89,6 +99,9 @@ export class Interpreter {
         end--;
         st[S.EIP] = this.faultEip;
         st[Reg.ESP] = this.faultEsp;
+        // A fault replaces the traps its instruction would have raised; its frame holds RF = 1 (SDM 17.3.1.1).
+        this.deferredDebug = 0;
+        st[S.EFLAGS] |= RF;
         deliverException(cpu, e);
         if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
         if (this.stopRequested) return StopReason.STOPPED;
@@ -108,6 +121,10 @@ export class Interpreter {
       const start = st[S.EIP];
       this.faultEip = start;
       this.faultEsp = st[Reg.ESP];
+      // TF, RF and breakpoints are rare: one flags test and one field test keep them off the fast path.
+      const debugFlags = st[S.EFLAGS] & (TF | RF);
+      const watched = debugFlags !== 0 || cpu.debugActive;
+      if (watched && this.executeBreakpoint(start)) { end--; continue; }
       // With paging on, a fetch outside CS or from an absent page faults here, at the instruction's address.
       const phys = (cpu.pagingOn ? cpu.paging.translate(cpu.codeLinear(start), false) : st[S.SEG_BASE + Seg.CS] + start) & st[S.A20_MASK];
       let insn = cache.lookup(phys, st[S.CS_DEFAULT32] !== 0);
@@ -127,6 +144,7 @@ export class Interpreter {
       else exec(cpu, insn);
       cpu.retired++;
       if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+      if (watched) this.debugTraps(insn, (debugFlags & TF) !== 0);
       if (this.stopRequested) return StopReason.STOPPED;
     }
     return StopReason.BUDGET;
@@ -158,6 +176,56 @@ export class Interpreter {
     if (insn.lock && ((entry.attrs & Attr.LOCK) === 0 || insn.mod === 3)) fault(Vec.UD);
     if ((entry.attrs & Attr.PM) !== 0 && realOrV86(cpu)) fault(Vec.UD);
     if ((entry.attrs & Attr.PRIV) !== 0 && cpu.st[S.CPL] !== 0) fault(Vec.GP, 0);
+  }
+
+  /**
+   * Before a watched instruction: forgets the previous instruction's data hits, clears RF and,
+   * unless RF was set, delivers an execute breakpoint at its address as a fault (DR6.Bn, EIP at
+   * the instruction, RF pushed as 0). Returns whether it delivered one.
+   */
+  private executeBreakpoint(start: number): boolean {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    cpu.debug.hits = 0;
+    cpu.interruptInstruction = false;
+    const resume = (st[S.EFLAGS] & RF) !== 0;
+    // RF is cleared at the start of the instruction, after the code-breakpoint check (SDM 17.3.1.1), so an IRET can set it for the next one.
+    st[S.EFLAGS] &= ~RF;
+    if (!cpu.debugActive || resume) return false;
+    const bits = cpu.debug.executeHits(st[S.SEG_BASE + Seg.CS] + start);
+    if (bits === 0) return false;
+    st[S.DR0 + 6] |= bits;
+    this.deliverDebug();
+    return true;
+  }
+
+  /**
+   * After a watched instruction retired: delivers one #DB trap (EIP at the next
+   * instruction) for the data breakpoints it hit and, with TF set when it started, the single
+   * step (DR6.BS) — unless it was INT n/INT3/INTO/INT1, whose handler starts with TF clear. A
+   * MOV SS or POP SS holds the traps back until after the next instruction (SDM 6.8.3).
+   */
+  private debugTraps(insn: BoundInsn, singleStep: boolean): void {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    const bits = cpu.debug.hits | (singleStep && !cpu.interruptInstruction ? DR6_BS : 0) | this.deferredDebug;
+    cpu.debug.hits = 0;
+    this.deferredDebug = 0;
+    if (bits === 0) return;
+    if (loadsSs(insn)) { this.deferredDebug = bits; return; }
+    st[S.DR0 + 6] |= bits;
+    this.deliverDebug();
+  }
+
+  /** Delivers #DB at the current EIP (a trap after HLT wakes the CPU, as an interrupt would). */
+  private deliverDebug(): void {
+    this.cpu.st[S.HALTED] = 0;
+    try {
+      deliverInterrupt(this.cpu, Vec.DB, -1, false);
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      deliverException(this.cpu, e);
+    }
   }
 
   private acceptInterrupt(): void {

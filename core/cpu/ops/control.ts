@@ -92,7 +92,11 @@ export const CONTROL_OPS: HandlerMap = {
   INT: () => (cpu, i) => softwareInterrupt(cpu, i.imm & 0xff),
   INT3: () => (cpu) => softwareInterrupt(cpu, Vec.BP),
   INTO: () => (cpu) => { if (getOF(cpu.st)) softwareInterrupt(cpu, Vec.OF); },
-  INT1: () => (cpu) => deliverInterrupt(cpu, Vec.DB, -1, false),
+  /** ICEBP: a #DB trap that leaves DR6 alone and, not being INT n, skips the IDT gate's DPL check. */
+  INT1: () => (cpu) => {
+    cpu.interruptInstruction = true;
+    deliverInterrupt(cpu, Vec.DB, -1, false);
+  },
   IRET: (_e, o32) => (cpu) => interruptReturn(cpu, o32),
   BOUND: (_e, o32) => {
     const size = o32 ? 32 : 16;
@@ -106,5 +110,6 @@ export const CONTROL_OPS: HandlerMap = {
 
 /** INT n, INT3, INTO: the frame holds the next instruction. IOPL rules for V86 arrive later. */
 function softwareInterrupt(cpu: Cpu, vector: number): void {
+  cpu.interruptInstruction = true;
   deliverInterrupt(cpu, vector, -1, true);
 }

@@ -164,10 +164,11 @@ const outs = (size: number): Element => {
  * Index into the memory's byte array of the lowest byte that n elements from seg:reg touch,
  * or -1 when the element loop could behave differently from one block access: a segment
  * fault, the index register wrapping, the linear address wrapping, the A20 gate folding the
- * range, anything but RAM in it, or paging (linear = physical only without it).
+ * range, anything but RAM in it, paging (linear = physical only without it), or enabled
+ * breakpoints (the element loop checks data breakpoints on each access).
  */
 function ramSpan(cpu: Cpu, seg: number, asize: number, reg: number, step: number, n: number, write = false): number {
-  if ((cpu.st[S.CR0] & CR0_PG) !== 0) return -1;
+  if ((cpu.st[S.CR0] & CR0_PG) !== 0 || cpu.debugActive) return -1;
   const bytes = Math.abs(step);
   const span = (n - 1) * bytes;
   const first = cpu.getReg(asize, reg) >>> 0;

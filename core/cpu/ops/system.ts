@@ -1,7 +1,8 @@
 import type { OpcodeEntry } from '../../decoder/table.js';
-import { Cpu, CPU_SIGNATURE, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../cpu.js';
+import { APIC_BASE_RESET, Cpu, CPU_SIGNATURE, CR4_DE, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../cpu.js';
 import { fault, Vec } from '../faults.js';
 import { IF, RF, VM } from '../flags.js';
+import { DR6_BD, DR7_GD } from '../debug-registers.js';
 import { CR4_PGE, CR4_PSE } from '../../mmu/paging.js';
 import { setSegmentCache } from '../segments.js';
 import { Reg, S, Seg } from '../state-layout.js';
@@ -9,7 +10,9 @@ import { storeSystemWord } from './descriptors.js';
 import { Exec, HandlerMap } from './operands.js';
 
 
-const MSR_TSC = 0x10;
+const MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_MTRRCAP = 0xfe;
+/** IA32_APIC_BASE bits software may write: the base (bits 12-31) and the global enable (bit 11); BSP is read-only. */
+const APIC_BASE_WRITABLE = 0xfffff800 | 0, APIC_BSP = 0x100;
 /** MSRs that are plain 32-bit storage (the high half reads as 0, writes of it are ignored). */
 const MSR_WORDS: ReadonlyMap<number, number> = new Map([
   [0x174, S.SYSENTER_CS], [0x175, S.SYSENTER_ESP], [0x176, S.SYSENTER_EIP],
@@ -19,7 +22,7 @@ const CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000;
 /** CR0 bits an i686 implements; writes to the others are ignored, and ET is hardwired to 1 since the P6. */
 const CR0_WRITABLE = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 /** CR4.OSFXSR: the OS uses FXSAVE/FXRSTOR (it would enable the SSE state, which we do not have). */
-const CR4_TSD = 0x4, CR4_DE = 0x8, CR4_OSFXSR = 0x200;
+const CR4_TSD = 0x4, CR4_OSFXSR = 0x200;
 /** CR4 bits of features we implement; setting any other is setting a reserved bit, #GP(0). */
 const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR;
 /** Control-register bits whose change makes every cached translation stale. */
@@ -32,14 +35,16 @@ const DR6_FIXED = 0xffff0ff0 | 0, DR6_WRITABLE = 0xe00f;
 /** DR7 reads with bit 10 set; bits 11, 12, 14 and 15 read as 0. */
 const DR7_FIXED = 0x400, DR7_WRITABLE = 0xffff23ff | 0;
 
-// ---- CPUID: an i686 (family 6) with x87 and FXSAVE, without PAE, SSE or an APIC ----
+// ---- CPUID: an i686 (family 6) with x87, FXSAVE, the local APIC and MTRRs, without PAE or SSE ----
 
 const VENDOR = 'WasmvisorCPU';
 const BRAND = 'wasmvisor virtual i686 CPU';
 const FEATURE_FPU = 1 << 0, FEATURE_FXSR = 1 << 24;
 const FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_CX8 = 1 << 8, FEATURE_SEP = 1 << 11;
-const FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15;
-const FEATURES = FEATURE_FPU | FEATURE_FXSR | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP | FEATURE_PGE | FEATURE_CMOV;
+const FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15, FEATURE_DE = 1 << 2, FEATURE_APIC = 1 << 9, FEATURE_MTRR = 1 << 12;
+/** No RDTSCP: it is not a P6 instruction (its CPUID bit lives in leaf 0x80000001, which reports nothing here). */
+const FEATURES = FEATURE_FPU | FEATURE_DE | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_APIC | FEATURE_SEP
+  | FEATURE_MTRR | FEATURE_PGE | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1, MAX_EXTENDED_LEAF = 0x80000004;
 
 /** Four characters of `text` from `offset` as a little-endian dword, NUL-padded. */
@@ -103,18 +108,56 @@ function rdmsr(cpu: Cpu): void {
   const msr = st[Reg.ECX] >>> 0;
   if (msr === MSR_TSC) { readTsc(cpu); return; }
   const word = MSR_WORDS.get(msr);
-  if (word === undefined) fault(Vec.GP, 0);
-  st[Reg.EAX] = st[word];
-  st[Reg.EDX] = 0;
+  let lo: number, hi = 0;
+  if (word !== undefined) lo = st[word];
+  else if (msr === MSR_APIC_BASE) lo = cpu.apicBase;
+  else if (msr === MSR_MTRRCAP) lo = MTRRCAP;
+  else if (isMtrr(msr)) [lo, hi] = cpu.modelRegisters.get(msr) ?? [0, 0];
+  else fault(Vec.GP, 0);
+  st[Reg.EAX] = lo;
+  st[Reg.EDX] = hi;
 }
 
 function wrmsr(cpu: Cpu): void {
   const st = cpu.st;
   const msr = st[Reg.ECX] >>> 0;
-  if (msr === MSR_TSC) { writeTsc(cpu, st[Reg.EAX]); return; }
+  const lo = st[Reg.EAX], hi = st[Reg.EDX];
+  if (msr === MSR_TSC) { writeTsc(cpu, lo); return; }
   const word = MSR_WORDS.get(msr);
-  if (word === undefined) fault(Vec.GP, 0);
-  st[word] = st[Reg.EAX];
+  if (word !== undefined) st[word] = lo;
+  else if (msr === MSR_APIC_BASE) {
+    // The base is stored and read back; the APIC's registers stay at 0xFEE00000.
+    if ((lo & ~APIC_BASE_WRITABLE & ~APIC_BSP) !== 0 || hi !== 0) fault(Vec.GP, 0);
+    cpu.apicBase = (lo & APIC_BASE_WRITABLE) | (APIC_BASE_RESET & APIC_BSP);
+  } else if (isMtrr(msr)) {
+    if (!validMtrr(msr, lo, hi)) fault(Vec.GP, 0);
+    cpu.modelRegisters.set(msr, [lo, hi]);
+  } else fault(Vec.GP, 0);
+}
+
+// ---- MTRRs (SDM Vol. 3A 11.11): stored and read back; memory types do not change how we access memory ----
+
+/** MTRRCAP: 8 variable ranges (VCNT), fixed ranges (FIX, bit 8), no write-combining (WC, bit 10 clear). */
+const MTRRCAP = 0x108;
+const MTRR_PHYS_FIRST = 0x200, MTRR_PHYS_LAST = 0x20f, MTRR_DEF_TYPE = 0x2ff;
+const FIXED_MTRRS = new Set([0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f]);
+/** UC, WT, WP, WB: the memory types an MTRR may hold (WC is not offered, per MTRRCAP). */
+const MEMORY_TYPES = new Set([0, 4, 5, 6]);
+/** Physical address bits above 32 a base or mask may hold: the P6's 36-bit physical addresses. */
+const HIGH_ADDRESS_BITS = 0xf;
+
+function isMtrr(msr: number): boolean {
+  return (msr >= MTRR_PHYS_FIRST && msr <= MTRR_PHYS_LAST) || msr === MTRR_DEF_TYPE || FIXED_MTRRS.has(msr);
+}
+
+/** Writes with reserved bits set or an unsupported memory type are #GP. */
+function validMtrr(msr: number, lo: number, hi: number): boolean {
+  if (FIXED_MTRRS.has(msr)) return [lo, lo >> 8, lo >> 16, lo >> 24, hi, hi >> 8, hi >> 16, hi >> 24].every((t) => MEMORY_TYPES.has(t & 0xff));
+  // IA32_MTRR_DEF_TYPE: type (bits 0-7), FE (bit 10), E (bit 11).
+  if (msr === MTRR_DEF_TYPE) return hi === 0 && (lo & ~0xcff) === 0 && MEMORY_TYPES.has(lo & 0xff);
+  if ((hi & ~HIGH_ADDRESS_BITS) !== 0) return false;
+  // PHYSBASEn: type in bits 0-7, base from bit 12; PHYSMASKn: valid (bit 11), mask from bit 12.
+  return (msr & 1) === 0 ? (lo & 0xf00) === 0 && MEMORY_TYPES.has(lo & 0xff) : (lo & 0x7ff) === 0;
 }
 
 // ---- SYSENTER / SYSEXIT ----
@@ -170,6 +213,7 @@ function writeCr4(cpu: Cpu, v: number): void {
   const old = cpu.st[S.CR4];
   cpu.st[S.CR4] = v;
   if (((old ^ v) & CR4_PAGING) !== 0) cpu.pagingChanged();
+  if (((old ^ v) & CR4_DE) !== 0) cpu.debugChanged();
 }
 
 const readControl: Exec = (cpu, i) => { cpu.st[i.rm] = cpu.st[controlRegister(i.reg)]; };
@@ -186,8 +230,16 @@ const writeControl: Exec = (cpu, i) => {
   }
 };
 
-/** DR4 and DR5 are #UD with CR4.DE set, and aliases of DR6 and DR7 without it. */
+/**
+ * DR4 and DR5 are #UD with CR4.DE set, and aliases of DR6 and DR7 without it. With DR7.GD set,
+ * any MOV DR is a #DB fault with DR6.BD, and GD is cleared for the handler (SDM 17.2.4).
+ */
 function debugRegister(cpu: Cpu, n: number): number {
+  if ((cpu.st[S.DR0 + 7] & DR7_GD) !== 0) {
+    cpu.st[S.DR0 + 7] &= ~DR7_GD;
+    cpu.st[S.DR0 + 6] |= DR6_BD;
+    fault(Vec.DB);
+  }
   if (n === 4 || n === 5) {
     if ((cpu.st[S.CR4] & CR4_DE) !== 0) fault(Vec.UD);
     n += 2;
@@ -195,7 +247,6 @@ function debugRegister(cpu: Cpu, n: number): number {
   return S.DR0 + n;
 }
 
-/** Debug registers are stored only: breakpoints and DR7.GD arrive with the debugging issue. */
 const readDebug: Exec = (cpu, i) => { cpu.st[i.rm] = cpu.st[debugRegister(cpu, i.reg)]; };
 
 const writeDebug: Exec = (cpu, i) => {
@@ -204,6 +255,7 @@ const writeDebug: Exec = (cpu, i) => {
   if (word === S.DR0 + 6) cpu.st[word] = (v & DR6_WRITABLE) | DR6_FIXED;
   else if (word === S.DR0 + 7) cpu.st[word] = (v & DR7_WRITABLE) | DR7_FIXED;
   else cpu.st[word] = v;
+  if (word !== S.DR0 + 6) cpu.debugChanged();
 };
 
 /** The executor of MOV to or from a control or debug register, or undefined for the other MOV forms. */
