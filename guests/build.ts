@@ -80,6 +80,8 @@ export function buildGuest(name: string, outDir?: string, defines: readonly stri
   const args = [
     "-f", "bin",
     "-I", path.dirname(source) + path.sep,
+    // Shared pieces of the kernels (the Multiboot header, the PASS/FAIL report).
+    "-I", path.join(root, "guests", "common") + path.sep,
     ...defines.map((d) => `-D${d}`),
     "-o", out,
     source,

@@ -21,7 +21,7 @@ case $name in
   hello)    boot=(-kernel "$here/hello/hello.elf") ;;
   bench)    boot=(-kernel "$here/bench/bench.bin") ;;
   selftest)
-    nasm -f bin -DQEMU_FLOPPY -I "$here/selftest/" -o "$tmp/selftest.img" "$here/selftest/selftest.asm"
+    nasm -f bin -DQEMU_FLOPPY -I "$here/selftest/" -I "$here/common/" -o "$tmp/selftest.img" "$here/selftest/selftest.asm"
     truncate -s 1474560 "$tmp/selftest.img"
     boot=(-drive "file=$tmp/selftest.img,format=raw,if=floppy") ;;
   *) echo "run-qemu.sh: unknown guest $name" >&2; exit 2 ;;

@@ -1,6 +1,6 @@
 ; bench.asm — a compute-bound Multiboot v1 kernel for performance runs.
 ;
-; Built with `nasm -f bin -o bench.bin bench.asm`: a flat image loaded at 1 MiB
+; Built with `nasm -f bin -I guests/common/ -o bench.bin bench.asm`: a flat image loaded at 1 MiB
 ; whose Multiboot header uses the a.out kludge (flag bit 16), so every Multiboot
 ; loader (wasmvisor, QEMU -kernel, v86) can place it without ELF support.
 ;
@@ -39,25 +39,12 @@ SIEVE_N     equ 8192                ; the sieve finds the primes below this
 CRC_POLY    equ 0xEDB88320          ; reflected CRC-32 (IEEE 802.3, zlib)
 XS_SEED     equ 0x2545F491          ; xorshift32 seed for the buffer contents
 
-MB_MAGIC    equ 0x1BADB002
-MB_FLAGS    equ 0x00010000          ; bit 16: the a.out kludge address fields are valid
 COM1        equ 0x3F8
 COM1_LSR    equ COM1 + 5
 LSR_THRE    equ 0x20
 EXIT_PORT   equ 0xF4
 
-image_start:
-; ---- Multiboot v1 header with the a.out kludge --------------------------------
-    align 4
-mb_header:
-    dd MB_MAGIC
-    dd MB_FLAGS
-    dd -(MB_MAGIC + MB_FLAGS)
-    dd mb_header                    ; header_addr
-    dd image_start                  ; load_addr: file offset 0 goes here
-    dd load_end                     ; load_end_addr: end of the initialised image
-    dd bss_end                      ; bss_end_addr: the loader zeroes up to here
-    dd _start                       ; entry_addr
+%include "multiboot-aout.inc"
 
 ; ---- entry: 32-bit protected mode, flat segments, no stack -----------------------
 _start:

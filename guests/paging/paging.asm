@@ -1,6 +1,6 @@
 ; paging.asm — wasmvisor's self-checking paging test kernel (32-bit two-level paging).
 ;
-; Built with `nasm -f bin -I guests/paging/ -o paging.bin paging.asm`: a flat
+; Built with `nasm -f bin -I guests/paging/ -I guests/common/ -o paging.bin paging.asm`: a flat
 ; Multiboot v1 kernel whose header uses the a.out kludge (flag bit 16), loaded at
 ; 1 MiB like guests/bench (wasmvisor, QEMU -kernel). It is entered in 32-bit
 ; protected mode with flat segments, loads its own GDT (null, 0x08 flat code,
@@ -46,8 +46,6 @@
 BITS 32
 ORG 0x00100000
 
-MB_MAGIC    equ 0x1BADB002
-MB_FLAGS    equ 0x00010000          ; bit 16: the a.out kludge address fields are valid
 
 PD          equ 0x00300000
 PT0         equ 0x00301000
@@ -60,35 +58,14 @@ FRAMES      equ 0x00310000
 BIG_LIN     equ 0x00800000          ; PDE 2: the 4 MiB page
 RO_PDE_LIN  equ 0x01400000          ; PDE 5: read-only PDE over PT2
 
+%include "report.inc"
 %include "macros.inc"
 
-image_start:
-; ---- Multiboot v1 header with the a.out kludge --------------------------------
-    align 4
-mb_header:
-    dd MB_MAGIC
-    dd MB_FLAGS
-    dd -(MB_MAGIC + MB_FLAGS)
-    dd mb_header                    ; header_addr
-    dd image_start                  ; load_addr
-    dd load_end                     ; load_end_addr
-    dd bss_end                      ; bss_end_addr
-    dd _start                       ; entry_addr
+%include "multiboot-aout.inc"
 
 ; ---- entry: 32-bit protected mode, flat segments, no stack --------------------------
 _start:
-    cli
-    cld
-    lgdt [gdt_desc]
-    jmp CODE_SEL:.reload
-.reload:
-    mov ax, DATA_SEL
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, stack_top
+    FLAT_ENTRY
     call install_idt
     call build_tables
 
@@ -149,17 +126,7 @@ case_checks:    db 0
 case_failcheck: db 0
 
 str_prefix:     db "paging.", 0
-str_pass:       db "PASS ", 0
-str_fail:       db "FAIL ", 0
-str_got:        db " got ", 0
-str_want:       db " want ", 0
-str_check:      db " (check ", 0
-str_crlf:       db 13, 10, 0
-str_summary:    db "paging: ", 0
-str_passed:     db " passed, ", 0
-str_failed:     db " failed", 13, 10, 0
-str_unexp:      db " got unexpected exception ", 0
-str_at:         db " at ", 0
+REPORT_STRINGS "paging: "
 str_errcode:    db " error code ", 0
 
     align 8

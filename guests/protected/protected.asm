@@ -1,6 +1,6 @@
 ; protected.asm — wasmvisor's self-checking segmentation and privilege test kernel.
 ;
-; Built with `nasm -f bin -I guests/protected/ -o protected.bin protected.asm`: a flat
+; Built with `nasm -f bin -I guests/protected/ -I guests/common/ -o protected.bin protected.asm`: a flat
 ; Multiboot v1 kernel whose header uses the a.out kludge (flag bit 16), loaded at 1 MiB
 ; like guests/paging (wasmvisor, QEMU -kernel). It is entered in 32-bit protected mode
 ; with flat segments and loads its own GDT, IDT and TSS:
@@ -45,9 +45,8 @@
 BITS 32
 ORG 0x00100000
 
-MB_MAGIC    equ 0x1BADB002
-MB_FLAGS    equ 0x00010000          ; bit 16: the a.out kludge address fields are valid
 
+%include "report.inc"
 %include "macros.inc"
 
 ; ADDR(label): the label's address as a plain number (usable with shifts in dq).
@@ -63,33 +62,11 @@ MB_FLAGS    equ 0x00010000          ; bit 16: the a.out kludge address fields ar
     (((off) & 0xFFFF) | ((sel) << 16) | ((params) << 32) | ((attr) << 40) | \
     ((((off) >> 16) & 0xFFFF) << 48))
 
-image_start:
-; ---- Multiboot v1 header with the a.out kludge --------------------------------
-    align 4
-mb_header:
-    dd MB_MAGIC
-    dd MB_FLAGS
-    dd -(MB_MAGIC + MB_FLAGS)
-    dd mb_header                    ; header_addr
-    dd image_start                  ; load_addr
-    dd load_end                     ; load_end_addr
-    dd bss_end                      ; bss_end_addr
-    dd _start                       ; entry_addr
+%include "multiboot-aout.inc"
 
 ; ---- entry: 32-bit protected mode, flat segments, no stack --------------------------
 _start:
-    cli
-    cld
-    lgdt [gdt_desc]
-    jmp CODE_SEL:.reload
-.reload:
-    mov ax, DATA_SEL
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, stack_top
+    FLAT_ENTRY
     push dword EFL_RSVD
     popfd                           ; IOPL 0, IF 0, NT 0
     call install_idt
@@ -163,17 +140,7 @@ case_checks:    db 0
 case_failcheck: db 0
 
 str_prefix:     db "prot.", 0
-str_pass:       db "PASS ", 0
-str_fail:       db "FAIL ", 0
-str_got:        db " got ", 0
-str_want:       db " want ", 0
-str_check:      db " (check ", 0
-str_crlf:       db 13, 10, 0
-str_summary:    db "prot: ", 0
-str_passed:     db " passed, ", 0
-str_failed:     db " failed", 13, 10, 0
-str_unexp:      db " got unexpected exception ", 0
-str_at:         db " at ", 0
+REPORT_STRINGS "prot: "
 str_errcode:    db " error code ", 0
 
     align 8

@@ -19,6 +19,7 @@
 ; family (alu, shift, muldiv, bcd, string, stack, control, interrupt, cond, bitops,
 ; convert), qemuboot.inc (QEMU-only boot sector).
 
+%include "report.inc"
 %include "macros.inc"
 
 %ifdef QEMU_FLOPPY
@@ -72,17 +73,7 @@ case_failed:    db 0
 case_checks:    db 0
 case_failcheck: db 0
 
-str_pass:       db "PASS ", 0
-str_fail:       db "FAIL ", 0
-str_got:        db " got ", 0
-str_want:       db " want ", 0
-str_check:      db " (check ", 0
-str_crlf:       db 13, 10, 0
-str_summary:    db "selftest: ", 0
-str_passed:     db " passed, ", 0
-str_failed:     db " failed", 13, 10, 0
-str_unexp:      db " got unexpected exception ", 0
-str_at:         db " at ", 0
+REPORT_STRINGS "selftest: "
 str_rm:         db "rm.", 0
 str_pm:         db "pm.", 0
 
