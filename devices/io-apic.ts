@@ -137,6 +137,11 @@ export class IoApic implements Device {
     }
   }
 
+  /** Sets the APIC ID as firmware does at start-up, so that it matches the MP table. */
+  setId(id: number): void {
+    this.regs.id = (id << 24) & ID_WRITABLE;
+  }
+
   /** Input levels are the devices' business, so they survive a reset; every entry comes back masked. */
   reset(): void {
     this.regs = powerOnRegisters();

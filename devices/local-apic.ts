@@ -29,7 +29,9 @@ const VERSION = 0x00050014;
 
 // LVT entries in register order (0x320 + 0x10 * index) and the bits software may write in each.
 const LVT_TIMER = 0;
+const LVT_LINT0 = 3;
 const LVT_ERROR = 5;
+const DELIVERY_EXTINT = 7;
 const LVT_COUNT = 6;
 const LVT_WRITABLE = [
   0x000300ff, // timer: vector, mask, periodic (no TSC-deadline mode)
@@ -126,6 +128,10 @@ function setBit(words: number[], vector: number, on: boolean): void {
   words[vector >>> 5] = on ? words[vector >>> 5] | bit : words[vector >>> 5] & ~bit;
 }
 
+function testBit(words: number[], vector: number): boolean {
+  return (words[vector >>> 5] & (1 << (vector & 31))) !== 0;
+}
+
 /** Direct register access is for the machine and tests; a bad offset is a host bug, not guest behaviour. */
 function checkAligned(offset: number): void {
   if ((offset & 0xf) !== 0 || offset < 0 || offset > 0xff0) {
@@ -159,6 +165,10 @@ export class LocalApic implements Device {
   onInitOrStartup?: (kind: 'init' | 'startup', vector: number) => void;
   /** Told about NMI IPIs addressed to this processor. */
   onNmi?: () => void;
+  /** Told when `passesExtInt()` may have changed (LINT0 or the software enable written). */
+  onExtIntGateChange?: () => void;
+  /** Told when software ends a level-triggered vector, so the I/O APIC can clear its remote IRR. */
+  onLevelEndOfInterrupt?: (vector: number) => void;
 
   private regs: ApicRegisters;
   private readonly initialId: number;
@@ -202,6 +212,15 @@ export class LocalApic implements Device {
   hasInterrupt(): boolean {
     const requested = highestVector(this.regs.irr);
     return this.softwareEnabled && requested >= 0 && priorityClass(requested) > priorityClass(this.processorPriority());
+  }
+
+  /**
+   * Whether the 8259A's INTR on LINT0 reaches the processor: while the APIC is software-disabled
+   * (the power-on virtual-wire state) or while LINT0 is unmasked in ExtINT delivery mode.
+   */
+  passesExtInt(): boolean {
+    const lint0 = this.regs.lvt[LVT_LINT0];
+    return !this.softwareEnabled || ((lint0 & LVT_MASKED) === 0 && ((lint0 >>> 8) & 7) === DELIVERY_EXTINT);
   }
 
   /** The INTA cycle: moves the highest deliverable vector into service, or answers the spurious vector. */
@@ -266,6 +285,7 @@ export class LocalApic implements Device {
       const index = (offset - REG_LVT_FIRST) >>> 4;
       // A software-disabled APIC keeps every LVT entry masked.
       regs.lvt[index] = (value & LVT_WRITABLE[index]) | (this.softwareEnabled ? 0 : LVT_MASKED);
+      if (index === LVT_LINT0) this.onExtIntGateChange?.();
       return;
     }
     switch (offset) {
@@ -363,6 +383,7 @@ export class LocalApic implements Device {
     if (vector < 0) return;
     setBit(this.regs.isr, vector, false);
     this.updateInterrupt();
+    if (testBit(this.regs.tmr, vector)) this.onLevelEndOfInterrupt?.(vector);
   }
 
   private writeSpuriousVector(value: number): void {
@@ -371,6 +392,7 @@ export class LocalApic implements Device {
     // Software disable sets every LVT mask bit; enabling again leaves them set (SDM 10.4.7.2).
     if (!this.softwareEnabled) regs.lvt = regs.lvt.map((entry) => entry | LVT_MASKED);
     this.updateInterrupt();
+    this.onExtIntGateChange?.();
   }
 
   /** Errors go to the pending ESR bits and raise the error LVT entry, unless it is masked. */

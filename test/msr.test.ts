@@ -91,10 +91,9 @@ describe('MSRs: MTRRs', () => {
 });
 
 describe('CPUID for the debug and system features', () => {
-  it('leaf 1 EDX reports DE (2) and MTRR (12), not APIC (9) until the platform has MP/ACPI tables', () => {
+  it('leaf 1 EDX reports DE (2), APIC (9; the MP tables describe it) and MTRR (12)', () => {
     const edx = cpuid(1)[3];
-    for (const bit of [2, 12]) expect((edx >>> bit) & 1, `bit ${bit}`).to.equal(1);
-    expect((edx >>> 9) & 1).to.equal(0);
+    for (const bit of [2, 9, 12]) expect((edx >>> bit) & 1, `bit ${bit}`).to.equal(1);
   });
 
   it('RDTSCP is not a P6 instruction: no CPUID bit (0x80000001 EDX.27) and 0F 01 F9 is #UD', () => {

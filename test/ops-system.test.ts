@@ -116,12 +116,12 @@ describe('system instructions', () => {
       expect(text(ebx, edx, ecx)).to.equal('WasmvisorCPU');
     });
 
-    it('leaf 1: the P6 signature and only the features implemented (FPU, DE, PSE, TSC, MSR, CX8, SEP, MTRR, PGE, CMOV, FXSR)', () => {
+    it('leaf 1: the P6 signature and only the features implemented (FPU, DE, PSE, TSC, MSR, CX8, APIC, SEP, MTRR, PGE, CMOV, FXSR)', () => {
       const [eax, ebx, ecx, edx] = cpuid(1);
       expect(eax).to.equal(CPU_SIGNATURE);
       expect((eax >> 8) & 0xf).to.equal(6);
       expect([ebx, ecx]).to.deep.equal([0, 0]);
-      expect(edx).to.equal(1 | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 24));
+      expect(edx).to.equal(1 | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 24));
     });
 
     it('extended leaves report 0x80000004 and the brand string', () => {

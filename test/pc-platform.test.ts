@@ -13,6 +13,13 @@ function realModeMachine(code: number[], extra: { address: number; bytes: number
   return machine;
 }
 
+/** The CPU's INTA cycle, as the interpreter runs it before delivering an interrupt. */
+function acknowledge(machine: Machine): number {
+  const inta = machine.interpreter.acknowledgeInterrupt;
+  if (inta === null) throw new Error('no interrupt controller is wired to the CPU');
+  return inta();
+}
+
 describe('PC platform wiring', () => {
   it('a PIT tick reaches the CPU through the PIC: HLT wakes up in the IRQ 0 handler', () => {
     // The PIT first: setting mode 2 raises OUT0 at once (an edge), which the PIC's ICW1 then
@@ -60,5 +67,51 @@ describe('PC platform wiring', () => {
     const machine = realModeMachine([0xb8, 0x00, 0xb8, 0x8e, 0xc0, 0x26, 0xc7, 0x06, 0x00, 0x00, 0x48, 0x07, 0xf4]);
     machine.runSync({ maxInstructions: 100 });
     expect(machine.platform.vga.screenText().split('\n')[0]).to.equal('H');
+  });
+
+  it('PCI configuration mechanism #1 finds the i440FX at 00:00.0 and the PIIX3 at 00:01.0, nothing at 00:02.0', () => {
+    const machine = realModeMachine([0xf4]);
+    const config = (device: number, offset: number): number => {
+      machine.io.write32(0xcf8, 0x80000000 | (device << 11) | offset);
+      return machine.io.read32(0xcfc) >>> 0;
+    };
+    expect(config(0, 0)).to.equal(0x12378086);
+    expect(config(1, 0)).to.equal(0x70008086);
+    expect(config(1, 8) >>> 8).to.equal(0x060100);
+    expect(config(2, 0)).to.equal(0xffffffff);
+  });
+
+  it('an ISA IRQ reaches the CPU through the I/O APIC and the local APIC once they are programmed, and a masked LINT0 stops the 8259A', () => {
+    const machine = realModeMachine([0xf4]);
+    const { apic, pic } = machine.platform;
+    const ioApicWrite = (index: number, value: number): void => {
+      machine.mem.write32(0xfec00000, index);
+      machine.mem.write32(0xfec00010, value);
+    };
+    apic.write32(0xf0, 0x1ff);              // software-enable the local APIC, spurious vector 0xFF
+    apic.write32(0x350, 0x10700);           // LINT0: ExtINT, masked
+    ioApicWrite(0x10 + 2 * 3, 0x30);        // pin 3 (IRQ 3): vector 0x30, fixed, edge, unmasked
+    machine.io.write8(0x20, 0x11); machine.io.write8(0x21, 0x08); machine.io.write8(0x21, 0x04); machine.io.write8(0x21, 0x01);
+    machine.io.write8(0x21, 0xf7);          // the 8259A would pass IRQ 3 too
+    pic.irq(3).raise();
+    expect(machine.cpu.st[S.INTR]).to.equal(1);
+    expect(acknowledge(machine)).to.equal(0x30);
+    expect(machine.cpu.st[S.INTR]).to.equal(0); // the 8259A's request is held back by the masked LINT0
+    apic.write32(0x350, 0x700);             // unmask LINT0: virtual-wire mode passes the 8259A
+    expect(machine.cpu.st[S.INTR]).to.equal(1);
+    expect(acknowledge(machine)).to.equal(0x0b);
+  });
+
+  it('a level-triggered I/O APIC entry is sent again after the local APIC EOI while its line stays asserted', () => {
+    const machine = realModeMachine([0xf4]);
+    const { apic, ioApic } = machine.platform;
+    machine.mem.write32(0xfec00000, 0x10 + 2 * 9);
+    machine.mem.write32(0xfec00010, 0x8041);           // pin 9: vector 0x41, level, active high
+    apic.write32(0xf0, 0x1ff);
+    ioApic.input(9).raise();
+    expect(acknowledge(machine)).to.equal(0x41);
+    expect(apic.hasInterrupt()).to.equal(false);       // remote IRR holds it back
+    apic.write32(0xb0, 0);                             // EOI
+    expect(apic.hasInterrupt()).to.equal(true);
   });
 });

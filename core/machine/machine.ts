@@ -143,6 +143,11 @@ export class Machine {
   applyBootPlan(plan: BootPlan): void {
     const cpu = this.cpu;
     cpu.reset();
+    for (const table of this.platform.firmwareTables()) {
+      const end = table.address + table.bytes.length;
+      // An image loaded over the BIOS area (a flat image at 0xF0000) keeps its bytes.
+      if (!plan.writes.some((w) => w.address < end && w.address + w.bytes.length > table.address)) this.mem.writeBytes(table.address, table.bytes);
+    }
     for (const w of plan.writes) this.mem.writeBytes(w.address, w.bytes);
     const entry = plan.entry;
     if (entry.mode === 'real') {

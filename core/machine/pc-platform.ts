@@ -4,15 +4,28 @@ import { S } from '../cpu/state-layout.js';
 import type { MemoryBus } from '../mmu/memory-bus.js';
 import type { IoBus } from '../../devices/bus/io-bus.js';
 import { LocalApic } from '../../devices/local-apic.js';
+import { I440fx, I440FX_DEVICE } from '../../devices/i440fx.js';
+import { IoApic, IO_APIC_BASE } from '../../devices/io-apic.js';
+import { PciBus } from '../../devices/pci-bus.js';
 import { DualPic } from '../../devices/pic-8259.js';
+import { Piix3, PIIX3_DEVICE } from '../../devices/piix3.js';
 import { Pit8254 } from '../../devices/pit-8254.js';
 import { Ps2Controller } from '../../devices/ps2-controller.js';
 import { Ps2Keyboard } from '../../devices/ps2-keyboard.js';
 import { RtcCmos } from '../../devices/rtc-cmos.js';
 import { VgaText, TEXT_MEMORY_BASE, TEXT_MEMORY_SIZE } from '../../devices/vga-text.js';
+import { CPU_SIGNATURE } from '../cpu/cpu.js';
+import { CPUID_FEATURES } from '../cpu/ops/system.js';
+import { buildMpTables, isaIrqToIoApicPin, MP_TABLES_ADDRESS } from './mp-table.js';
 import type { Scheduler } from './scheduler.js';
 
 export const LOCAL_APIC_BASE = 0xfee00000;
+const ISA_IRQS = 16;
+/** The I/O APIC's ID (after the processor's local APIC ID 0) and version, as its registers report them. */
+const IO_APIC_ID = 1;
+const IO_APIC_VERSION = 0x11;
+/** The 8259A's cascade input: no ISA device drives it, and the MP table leaves it out. */
+const CASCADE_IRQ = 2;
 /** A20 off wraps addresses at 1 MiB, as an 8086 did. */
 const A20_OFF_MASK = ~0x100000;
 
@@ -24,9 +37,13 @@ export interface PlatformOptions {
 
 /**
  * The PC chipset around the CPU: dual 8259A PIC, 8254 PIT, MC146818 RTC/CMOS, 8042 with a
- * keyboard (and the A20 gate), VGA text mode, the local APIC. The PIC and the APIC both drive
- * the CPU's INTR; an acknowledge takes the APIC's vector first (the PIC stands for the APIC's
- * virtual-wire LINT0 input). Serial ports and the debug devices are the machine's own.
+ * keyboard (and the A20 gate), VGA text mode, PCI configuration mechanism #1 with the i440FX host
+ * bridge (00:00.0) and the PIIX3 ISA bridge (00:01.0), the I/O APIC and the local APIC.
+ *
+ * Each ISA IRQ line reaches both the 8259A and the I/O APIC (IRQ 0 on input 2, see mp-table.ts).
+ * The 8259A's INTR is the local APIC's LINT0: it reaches the CPU while the local APIC passes
+ * ExtINT through (software-disabled, or LINT0 unmasked in ExtINT mode), and an acknowledge takes
+ * the APIC's vector first. Serial ports and the debug devices are the machine's own.
  */
 export class PcPlatform {
   readonly pic: DualPic;
@@ -36,6 +53,10 @@ export class PcPlatform {
   readonly ps2: Ps2Controller;
   readonly vga: VgaText;
   readonly apic: LocalApic;
+  readonly ioApic: IoApic;
+  readonly pci: PciBus;
+  readonly hostBridge = new I440fx();
+  readonly isaBridge = new Piix3();
 
   constructor(io: IoBus, mem: MemoryBus, scheduler: Scheduler, cpu: Cpu, interpreter: Interpreter, options: PlatformOptions) {
     this.pic = new DualPic(io);
@@ -46,18 +67,42 @@ export class PcPlatform {
     mem.mapMmio(TEXT_MEMORY_BASE, TEXT_MEMORY_SIZE, this.vga.mmio, 'vga-text');
     this.apic = new LocalApic(scheduler);
     mem.mapMmio(LOCAL_APIC_BASE, 0x1000, this.apic.mmio, 'local-apic');
+    this.ioApic = new IoApic((vector, level) => this.apic.accept(vector, level));
+    this.ioApic.setId(IO_APIC_ID);
+    mem.mapMmio(IO_APIC_BASE, 0x1000, this.ioApic.mmio, 'io-apic');
+    this.apic.onLevelEndOfInterrupt = (vector) => this.ioApic.endOfInterrupt(vector);
+    for (let irq = 0; irq < ISA_IRQS; irq++) {
+      if (irq === CASCADE_IRQ) continue;
+      const pin = this.ioApic.input(isaIrqToIoApicPin(irq));
+      this.pic.irq(irq).onChange((level) => pin.set(level));
+    }
+    this.pci = new PciBus(io);
+    this.pci.addFunction(I440FX_DEVICE, 0, this.hostBridge);
+    this.pci.addFunction(PIIX3_DEVICE, 0, this.isaBridge);
 
+    const picReachesCpu = (): boolean => this.pic.hasInterrupt() && this.apic.passesExtInt();
     const updateIntr = (): void => {
-      cpu.st[S.INTR] = this.pic.hasInterrupt() || this.apic.hasInterrupt() ? 1 : 0;
+      cpu.st[S.INTR] = picReachesCpu() || this.apic.hasInterrupt() ? 1 : 0;
     };
     this.pic.onInterruptChange(updateIntr);
     this.apic.onInterruptChange(updateIntr);
+    this.apic.onExtIntGateChange = updateIntr;
     interpreter.acknowledgeInterrupt = () => {
-      const vector = this.apic.hasInterrupt() ? this.apic.acknowledge() : this.pic.hasInterrupt() ? this.pic.acknowledge() : -1;
+      const vector = this.apic.hasInterrupt() ? this.apic.acknowledge() : picReachesCpu() ? this.pic.acknowledge() : -1;
       updateIntr();
       return vector;
     };
     this.ps2.onA20Change((enabled) => { cpu.st[S.A20_MASK] = enabled ? -1 : A20_OFF_MASK; });
+  }
+
+  /** The tables a BIOS would leave for the OS: the MP configuration (local APIC, I/O APIC, ISA interrupt routing). */
+  firmwareTables(): { address: number; bytes: Uint8Array }[] {
+    const bytes = buildMpTables({
+      cpuSignature: CPU_SIGNATURE, cpuFeatures: CPUID_FEATURES,
+      localApicAddress: LOCAL_APIC_BASE, localApicVersion: this.apic.read32(0x30),
+      ioApicId: IO_APIC_ID, ioApicVersion: IO_APIC_VERSION, ioApicAddress: IO_APIC_BASE,
+    });
+    return [{ address: MP_TABLES_ADDRESS, bytes }];
   }
 
   /** Device work batched per run slice (screen change notifications). */

@@ -42,14 +42,15 @@ const BRAND = 'wasmvisor virtual i686 CPU';
 const FEATURE_FPU = 1 << 0, FEATURE_FXSR = 1 << 24;
 const FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_CX8 = 1 << 8, FEATURE_SEP = 1 << 11;
 const FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15, FEATURE_DE = 1 << 2, FEATURE_MTRR = 1 << 12;
+const FEATURE_APIC = 1 << 9;
 /**
  * No RDTSCP: it is not a P6 instruction (its CPUID bit lives in leaf 0x80000001, which reports
- * nothing here). No APIC bit yet although the local APIC is mapped: without MP or ACPI tables
- * (and with a vendor Linux does not trust the APIC of) Linux switches the APIC off and then
- * WARNs about every access; the bit comes with the tables of the PC platform issue.
+ * nothing here). The APIC bit is set: the machine describes the local APIC and the I/O APIC in
+ * MP tables (core/machine/mp-table.ts), which is how an OS that does not know our vendor string
+ * learns that the APIC is there.
  */
-const FEATURES = FEATURE_FPU | FEATURE_DE | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_SEP
-  | FEATURE_MTRR | FEATURE_PGE | FEATURE_CMOV | FEATURE_FXSR;
+export const CPUID_FEATURES = FEATURE_FPU | FEATURE_DE | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_APIC
+  | FEATURE_SEP | FEATURE_MTRR | FEATURE_PGE | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1, MAX_EXTENDED_LEAF = 0x80000004;
 
 /** Four characters of `text` from `offset` as a little-endian dword, NUL-padded. */
@@ -64,7 +65,7 @@ const brand = (offset: number): number[] => [0, 4, 8, 12].map((k) => chars(BRAND
 /** EAX, EBX, ECX, EDX of each leaf. */
 const CPUID_LEAVES: ReadonlyMap<number, readonly number[]> = new Map([
   [0, [MAX_BASIC_LEAF, chars(VENDOR, 0), chars(VENDOR, 8), chars(VENDOR, 4)]],
-  [1, [CPU_SIGNATURE, 0, 0, FEATURES]],
+  [1, [CPU_SIGNATURE, 0, 0, CPUID_FEATURES]],
   [0x80000000, [MAX_EXTENDED_LEAF, 0, 0, 0]],
   [0x80000001, [0, 0, 0, 0]],
   [0x80000002, brand(0)],
