@@ -201,6 +201,16 @@ describe('virtual-8086 mode', () => {
       expectFault(runToHandler(k), 0, Vec.GP, Sel.CONFORMING0);
     });
 
+    it('an external interrupt leaves V86 mode the same way, saving the IP of the instruction it came before', () => {
+      const h = v86Machine([0x90, 0x90, 0xf4], IF);
+      handlerGate(h, 0x20, 0x8e);
+      h.interp.acknowledgeInterrupt = () => 0x20;
+      h.cpu.st[S.INTR] = 1;
+      const f = runToHandler(h);
+      expect([f.vector, f.eip, f.cs, f.eflags & (VM | IF), f.ds, f.at]).to.deep.equal([0x20, V86_IP, V86_CS, VM | IF, V86_DS, STACK0 - 36]);
+      expect(h.cpu.st[S.SEL + Seg.DS]).to.equal(0);
+    });
+
     it('#DE from DIV reaches its handler with the faulting IP and no error code', () => {
       // xor bx,bx; div bx
       expectFault(runToHandler(v86Machine([0x31, 0xdb, 0xf7, 0xf3])), 2, Vec.DE, -1);
