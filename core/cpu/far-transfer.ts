@@ -1,5 +1,5 @@
 import type { Cpu } from './cpu.js';
-import { fault, GuestError, Vec } from './faults.js';
+import { fault, Vec } from './faults.js';
 import { NT, RF, VIF, VIP, VM } from './flags.js';
 import {
   checkCodeLimit, checkReturnCode, enterInnerStack, frameAddresses, innerStack, outerStack, returnToOuterLevel, writeFrame,
@@ -10,6 +10,7 @@ import {
 import { Reg, S, Seg } from './state-layout.js';
 import { farTaskTransfer, returnFromNestedTask } from './task-switch.js';
 import { popfMask } from './ops/stack.js';
+import { checkV86Iopl, returnToV86 } from './v86.js';
 
 /** System descriptor types a far JMP/CALL may name (SDM Vol. 3A table 3-2): call gates, the task gate, TSSs (available and busy). */
 const CALL_GATE16 = 0x4, CALL_GATE32 = 0xc, TASK_GATE = 0x5, TSS16 = 0x1, TSS32 = 0x9, BUSY_TSS16 = 0x3, BUSY_TSS32 = 0xb;
@@ -151,11 +152,14 @@ export function farReturn(cpu: Cpu, o32: boolean, release: number): void {
  * IRET/IRETD. In protected mode with NT set it returns to the task named by the back-link
  * (task-switch.ts). Otherwise EFLAGS is restored under the rules of the level IRET runs
  * at (IOPL only at CPL 0, IF only at CPL <= IOPL), then as RETF to the same or an outer level.
+ * In V86 mode it needs IOPL 3 (#GP(0) otherwise) and returns real-mode style without touching
+ * IOPL; at CPL 0 an IRETD whose EFLAGS image has VM set enters V86 mode (v86.ts).
  */
 export function interruptReturn(cpu: Cpu, o32: boolean): void {
   const st = cpu.st;
   const size = o32 ? 32 : 16;
   const bytes = size >> 3;
+  checkV86Iopl(cpu);
   if (cpu.protectedMode && (st[S.EFLAGS] & (NT | VM)) === NT) {
     returnFromNestedTask(cpu);
     return;
@@ -171,7 +175,8 @@ export function interruptReturn(cpu: Cpu, o32: boolean): void {
     return;
   }
   if ((flags & VM) !== 0 && o32 && st[S.CPL] === 0) {
-    throw new GuestError('IRET to virtual-8086 mode is not supported yet', 'unsupported', false);
+    returnToV86(cpu, eip, selector, flags);
+    return;
   }
   // At CPL 0 a 32-bit IRET also restores the virtual-interrupt flags.
   if (o32 && st[S.CPL] === 0) mask |= VIF | VIP;

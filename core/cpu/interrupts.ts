@@ -2,9 +2,10 @@ import type { Cpu } from './cpu.js';
 import { CpuFault, fault, GuestError, Vec, VECTOR_NAMES } from './faults.js';
 import { AC, IF, NT, RF, TF, VM } from './flags.js';
 import { checkCodeLimit, enterInnerStack, frameAddresses, innerStack, writeFrame } from './privilege.js';
-import { DESC_PRESENT, dplOf, isCode, isConformingCode, loadCodeDescriptor, loadSegment, readDescriptor, realOrV86 } from './segments.js';
+import { DESC_PRESENT, dplOf, isCode, isConformingCode, loadCodeDescriptor, loadSegment, readDescriptor } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
 import { interruptTask } from './task-switch.js';
+import { interruptFromV86 } from './v86.js';
 
 /** Exceptions that push an error code in protected mode. */
 const HAS_ERROR_CODE = new Set([Vec.DF, Vec.TS, Vec.NP, Vec.SS, Vec.GP, Vec.PF, Vec.AC]);
@@ -43,10 +44,12 @@ function deliverReal(cpu: Cpu, vector: number): void {
  * non-conforming and more privileged, with the stack from the TSS receiving SS, ESP, EFLAGS, CS,
  * EIP and the error code; otherwise at the current level on the current stack. The frame is
  * written before any register changes, so a fault while writing it leaves the state as it was.
+ * From V86 mode (CPL 3) the handler must be non-conforming ring-0 code, else #GP(selector)
+ * (v86.ts builds that frame).
  */
 function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
   const st = cpu.st;
-  if (st[S.EFLAGS] & VM) throw new GuestError(`interrupt ${vector} in virtual-8086 mode is not supported yet`, 'unsupported', false);
+  const v86 = (st[S.EFLAGS] & VM) !== 0;
   const idt = vector * 8;
   if (idt + 7 > st[S.IDTR_LIMIT] >>> 0) fault(Vec.GP, idt + 2);
   const lo = cpu.readSystem(32, st[S.IDTR_BASE] + idt);
@@ -71,6 +74,11 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   const target = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
   checkCodeLimit(code, target);
   const size = gate32 ? 32 : 16;
+  if (v86) {
+    if (isConformingCode(code.flags) || dpl !== 0) fault(Vec.GP, selector & 0xfffc);
+    interruptFromV86(cpu, selector, code, target, size, errorCode, (type & 1) === 0);
+    return;
+  }
   const frame = [cpu.eflags, st[S.SEL + Seg.CS], st[S.EIP]];
   if (errorCode >= 0) frame.push(errorCode);
   if (!isConformingCode(code.flags) && dpl < cpl) {
@@ -93,7 +101,7 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
  * delivery itself faults, and to a triple fault (an error for the user) after that.
  */
 export function deliverException(cpu: Cpu, f: CpuFault): void {
-  const code = !realOrV86(cpu) && HAS_ERROR_CODE.has(f.vector) ? Math.max(0, f.errorCode) : -1;
+  const code = cpu.protectedMode && HAS_ERROR_CODE.has(f.vector) ? Math.max(0, f.errorCode) : -1;
   try {
     deliverInterrupt(cpu, f.vector, code, false);
   } catch (second) {

@@ -1,5 +1,5 @@
 import { CR0_TS, type Cpu } from './cpu.js';
-import { CpuFault, fault, GuestError, Vec } from './faults.js';
+import { CpuFault, fault, Vec } from './faults.js';
 import { EFLAGS_WRITABLE, NT, VM } from './flags.js';
 import { deliverException } from './interrupts.js';
 import { TSS_32BIT } from './privilege.js';
@@ -8,6 +8,7 @@ import {
   loadCodeDescriptor, loadDescriptor, readDescriptor, setSegmentCache,
 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
+import { loadV86Segments } from './v86.js';
 
 /**
  * Hardware task switching (SDM Vol. 3A ch. 7): far JMP/CALL to a TSS or through a task gate,
@@ -105,9 +106,6 @@ function switchTask(cpu: Cpu, selector: number, d: Descriptor, kind: Switch, err
   const tss32 = (d.flags & TSS_32BIT) !== 0;
   if (d.limit >>> 0 < (tss32 ? TSS32_MIN_LIMIT : TSS16_MIN_LIMIT)) fault(Vec.TS, selector & 0xfffc);
   const next = readTaskState(cpu, d.base, tss32);
-  if ((next.eflags & VM) !== 0) {
-    throw new GuestError(`task switch to a virtual-8086 task (TSS 0x${selector.toString(16)}) is not supported yet`, 'unsupported', false);
-  }
   const oldSelector = st[S.TR] & 0xffff;
   // IRET saves the old task with NT clear: it is no longer nested.
   const eflags = kind === Switch.IRET ? cpu.eflags & ~NT : cpu.eflags;
@@ -134,7 +132,7 @@ function switchTask(cpu: Cpu, selector: number, d: Descriptor, kind: Switch, err
   for (let r = Reg.EAX; r <= Reg.EDI; r++) st[r] = next.regs[r];
   // Until each selector is checked its segment is unusable, so a fault in between cannot use a stale cache.
   for (let seg = Seg.ES; seg <= Seg.GS; seg++) setSegmentCache(cpu, seg, next.segs[seg], 0, 0, 0);
-  st[S.CPL] = next.segs[Seg.CS] & 3;
+  st[S.CPL] = (next.eflags & VM) !== 0 ? 3 : next.segs[Seg.CS] & 3;
   st[S.LDTR] = next.ldt;
   st[S.LDTR_BASE] = 0;
   st[S.LDTR_LIMIT] = 0;
@@ -197,10 +195,15 @@ function writeSystem(cpu: Cpu, size: number, lin: number, v: number): void {
 /**
  * Checks and loads the new task's LDT and segments (SDM table 7-1) at the CPL its CS selector
  * names: the LDT (#TS), CS (#TS, absent #NP), SS (#TS, absent #SS), then DS, ES, FS, GS (#TS,
- * absent #NP; null leaves them unusable).
+ * absent #NP; null leaves them unusable). A V86 task (EFLAGS.VM, only in a 32-bit TSS) loads
+ * them as paragraphs without descriptor checks, at CPL 3 (SDM 20.2.5).
  */
 function loadTaskSegments(cpu: Cpu, next: TaskState): void {
   loadTaskLdt(cpu, next.ldt);
+  if ((next.eflags & VM) !== 0) {
+    loadV86Segments(cpu, next.segs);
+    return;
+  }
   const cs = next.segs[Seg.CS];
   const cpl = cs & 3;
   if ((cs & 0xfffc) === 0) fault(Vec.TS, 0);

@@ -5,6 +5,7 @@ import { condition, getOF } from '../flags.js';
 import { farCall, farJump, farReturn, interruptReturn } from '../far-transfer.js';
 import { deliverInterrupt } from '../interrupts.js';
 import { Reg, S, Seg } from '../state-layout.js';
+import { checkV86Iopl } from '../v86.js';
 import { HandlerMap, reader, readMemoryPair, signExtend } from './operands.js';
 
 /** Sets EIP to a near target, truncated to the operand size and checked against the CS limit. */
@@ -89,7 +90,11 @@ export const CONTROL_OPS: HandlerMap = {
   LOOPE: loop((cpu) => condition(cpu.st, 4)),
   LOOPNE: loop((cpu) => condition(cpu.st, 5)),
   JCXZ: (_e, o32) => (cpu, i) => { if (counter(cpu, i.a32) === 0) jumpNear(cpu, cpu.st[S.EIP] + i.imm, o32); },
-  INT: () => (cpu, i) => softwareInterrupt(cpu, i.imm & 0xff),
+  /** INT n (not INT3 or INTO) is IOPL-sensitive in V86 mode. */
+  INT: () => (cpu, i) => {
+    checkV86Iopl(cpu);
+    softwareInterrupt(cpu, i.imm & 0xff);
+  },
   INT3: () => (cpu) => softwareInterrupt(cpu, Vec.BP),
   INTO: () => (cpu) => { if (getOF(cpu.st)) softwareInterrupt(cpu, Vec.OF); },
   /** ICEBP: a #DB trap that leaves DR6 alone and, not being INT n, skips the IDT gate's DPL check. */
@@ -108,7 +113,7 @@ export const CONTROL_OPS: HandlerMap = {
   },
 };
 
-/** INT n, INT3, INTO: the frame holds the next instruction. IOPL rules for V86 arrive later. */
+/** INT n, INT3, INTO: the frame holds the next instruction; the gate's DPL must allow the CPL (3 in V86 mode). */
 function softwareInterrupt(cpu: Cpu, vector: number): void {
   cpu.interruptInstruction = true;
   deliverInterrupt(cpu, vector, -1, true);

@@ -1,15 +1,16 @@
 import type { Cpu } from '../cpu.js';
 import { fault, Vec } from '../faults.js';
-import { AF, CF, DF, getCF, getEflags, IF, IOPL, PF, SF, setFlagBits, VM, ZF } from '../flags.js';
+import { AF, CF, DF, getCF, getEflags, IF, IOPL, PF, SF, setFlagBits, ZF } from '../flags.js';
 import { S } from '../state-layout.js';
 import { HandlerMap } from './operands.js';
 
-/** CLI/STI need CPL <= IOPL in protected mode (virtual-interrupt extensions are not offered). */
+/**
+ * CLI/STI need CPL <= IOPL in protected mode; V86 mode runs at CPL 3, so there IOPL 3
+ * (virtual-interrupt extensions are not offered).
+ */
 function checkIopl(cpu: Cpu): void {
   if (!cpu.protectedMode) return;
-  const iopl = (cpu.st[S.EFLAGS] & IOPL) >> 12;
-  const cpl = (cpu.st[S.EFLAGS] & VM) !== 0 ? 3 : cpu.st[S.CPL];
-  if (cpl > iopl) fault(Vec.GP, 0);
+  if (cpu.st[S.CPL] > (cpu.st[S.EFLAGS] & IOPL) >> 12) fault(Vec.GP, 0);
 }
 
 /** The instructions that only read or write flags. */

@@ -1,7 +1,7 @@
-import { fault, Vec } from '../faults.js';
 import { AC, ID, IF, IOPL, RF, VM } from '../flags.js';
 import { loadSegment } from '../segments.js';
 import { Reg, S, Seg } from '../state-layout.js';
+import { checkV86Iopl } from '../v86.js';
 import { HandlerMap, reader, SEG_REGS, writer } from './operands.js';
 
 /** EFLAGS bits POPF may change at CPL 0 (VM, RF, VIF and VIP are never changed by POPF). */
@@ -50,10 +50,12 @@ export const STACK_OPS: HandlerMap = {
     };
   },
   PUSHF: (_e, o32) => (cpu) => {
+    checkV86Iopl(cpu);
     const flags = cpu.eflags & ~(VM | RF);
     cpu.push(o32 ? 32 : 16, flags);
   },
   POPF: (_e, o32) => (cpu) => {
+    checkV86Iopl(cpu);
     const value = cpu.pop(o32 ? 32 : 16);
     cpu.setEflags(value, popfMask(cpu.st, o32));
   },
@@ -88,14 +90,16 @@ export const STACK_OPS: HandlerMap = {
   },
 };
 
-/** Which EFLAGS bits POPF/IRET may change at the current privilege: IOPL only at CPL 0, IF only at CPL <= IOPL. */
+/**
+ * Which EFLAGS bits POPF/IRET may change at the current privilege: IOPL only at CPL 0, IF only at
+ * CPL <= IOPL. V86 mode runs at CPL 3 and gets here only at IOPL 3 (checkV86Iopl), so IF but not IOPL.
+ */
 export function popfMask(st: Int32Array, o32: boolean): number {
   let mask = POPF_MASK;
   const cpl = st[S.CPL];
   if ((st[S.CR0] & 1) !== 0) {
     if (cpl > 0) mask &= ~IOPL;
     if (cpl > ((st[S.EFLAGS] & IOPL) >> 12)) mask &= ~IF;
-    if ((st[S.EFLAGS] & VM) !== 0 && ((st[S.EFLAGS] & IOPL) >> 12) < 3) fault(Vec.GP, 0);
   }
   return o32 ? mask : mask & 0xffff;
 }
