@@ -30,6 +30,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "bench", source: "guests/bench/bench.asm", image: "guests/bench/bench.bin" },
   { name: "paging", source: "guests/paging/paging.asm", image: "guests/paging/paging.bin" },
   { name: "protected", source: "guests/protected/protected.asm", image: "guests/protected/protected.bin" },
+  { name: "tasks", source: "guests/tasks/tasks.asm", image: "guests/tasks/tasks.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */
