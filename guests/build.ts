@@ -31,6 +31,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "paging", source: "guests/paging/paging.asm", image: "guests/paging/paging.bin" },
   { name: "protected", source: "guests/protected/protected.asm", image: "guests/protected/protected.bin" },
   { name: "tasks", source: "guests/tasks/tasks.asm", image: "guests/tasks/tasks.bin" },
+  { name: "debug", source: "guests/debug/debug.asm", image: "guests/debug/debug.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

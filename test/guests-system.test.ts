@@ -44,4 +44,8 @@ describe('system test kernels', () => {
     expect(r.stdout).to.include('PASS tasks.tour');
     expect(r.status, r.stderr).to.equal(1); // (exit value 0 << 1) | 1
   });
+
+  it('debug passes every case (TF single-step and the SS shadow, INT3/ICEBP, execute/data/I-O breakpoints, RF, DR7.GD, DR6)', () => {
+    expectAllPass('debug', 'debug');
+  });
 });

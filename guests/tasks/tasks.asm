@@ -36,6 +36,7 @@ BITS 32
 ORG 0x00100000
 
 %include "report.inc"
+%include "selfcheck.inc"
 %include "macros.inc"
 
 ; ADDR(label): the label's address as a plain number (usable with shifts in dq).
@@ -73,11 +74,6 @@ _start:
 
 ; ---- data -------------------------------------------------------------------------------
     align 4
-case_name:      dd 0
-case_got:       dd 0
-case_want:      dd 0
-pass_count:     dd 0
-fail_count:     dd 0
 ex_mode:        dd EX_NONE
 ex_skip:        dd 0
 ex_resume:      dd 0
@@ -135,13 +131,7 @@ r4:             dd 0
 r5:             dd 0
 r6:             dd 0
 r7:             dd 0
-case_failed:    db 0
-case_checks:    db 0
-case_failcheck: db 0
-
-str_prefix:     db "tasks.", 0
-REPORT_STRINGS "tasks: "
-str_errcode:    db " error code ", 0
+    SELFCHECK_DATA "tasks.", "tasks: "
 
     align 8
 gdt:
