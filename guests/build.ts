@@ -32,6 +32,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "protected", source: "guests/protected/protected.asm", image: "guests/protected/protected.bin" },
   { name: "tasks", source: "guests/tasks/tasks.asm", image: "guests/tasks/tasks.bin" },
   { name: "debug", source: "guests/debug/debug.asm", image: "guests/debug/debug.bin" },
+  { name: "apic", source: "guests/apic/apic.asm", image: "guests/apic/apic.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

@@ -48,4 +48,8 @@ describe('system test kernels', () => {
   it('debug passes every case (TF single-step and the SS shadow, INT3/ICEBP, execute/data/I-O breakpoints, RF, DR7.GD, DR6)', () => {
     expectAllPass('debug', 'debug');
   });
+
+  it('apic passes every case (ID/version, SVR, TPR/PPR, timer one-shot/periodic/masked and its divider, self-IPI, ISR/IRR, EOI, priorities)', () => {
+    expectAllPass('apic', 'apic');
+  });
 });
