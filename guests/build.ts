@@ -31,6 +31,9 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "paging", source: "guests/paging/paging.asm", image: "guests/paging/paging.bin" },
   { name: "protected", source: "guests/protected/protected.asm", image: "guests/protected/protected.bin" },
   { name: "v86", source: "guests/v86/v86.asm", image: "guests/v86/v86.bin" },
+  { name: "tasks", source: "guests/tasks/tasks.asm", image: "guests/tasks/tasks.bin" },
+  { name: "debug", source: "guests/debug/debug.asm", image: "guests/debug/debug.bin" },
+  { name: "apic", source: "guests/apic/apic.asm", image: "guests/apic/apic.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

@@ -165,6 +165,17 @@ describe('debug: DR0-DR3 breakpoints', () => {
     expect(h.get(Reg.EAX)).to.equal(0x1234);
   });
 
+  it('any #DB clears DR7.GD for its handler: a single step with GD set, the handler reads DR6 without a nested #DB', () => {
+    // nop; pushfd; and dword [esp],~TF; popfd; hlt — stepped from the start (four traps)
+    const h = flatStepper([0x90, 0x9c, 0x81, 0x24, 0x24, 0xff, 0xfe, 0xff, 0xff, 0x9d, 0xf4]);
+    h.cpu.st[S.DR0 + 7] = 0x400 | 0x2000;
+    h.cpu.st[S.EFLAGS] |= TF;
+    h.run();
+    expect(h.read32(LOG)).to.equal(4);
+    expect(h.read32(LOG + 12) & 0x6000).to.equal(0x4000);
+    expect(h.cpu.st[S.DR0 + 7] & 0x2000).to.equal(0);
+  });
+
   it('REP STOSB takes the element loop while a breakpoint is enabled and traps after the instruction', () => {
     // mov edi,0x700; mov ecx,16; xor eax,eax; rep stosb; hlt
     const h = flatStepper([0xbf, 0x00, 0x07, 0x00, 0x00, 0xb9, 0x10, 0x00, 0x00, 0x00, 0x31, 0xc0, 0xf3, 0xaa, 0xf4]);

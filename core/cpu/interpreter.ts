@@ -4,7 +4,7 @@ import type { Cpu } from './cpu.js';
 import { CpuFault, fault, GuestError, Vec } from './faults.js';
 import { locateUnsupported, unsupported } from './unsupported.js';
 import { IF, RF, TF } from './flags.js';
-import { DR6_BS } from './debug-registers.js';
+import { DR6_BS, DR7_GD } from './debug-registers.js';
 import { deliverException, deliverInterrupt } from './interrupts.js';
 import { realOrV86 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
@@ -217,9 +217,13 @@ export class Interpreter {
     this.deliverDebug();
   }
 
-  /** Delivers #DB at the current EIP (a trap after HLT wakes the CPU, as an interrupt would). */
+  /**
+   * Delivers #DB at the current EIP (a trap after HLT wakes the CPU, as an interrupt would).
+   * Entering any #DB handler clears DR7.GD, so the handler can read DR6 (SDM 17.2.4).
+   */
   private deliverDebug(): void {
     this.cpu.st[S.HALTED] = 0;
+    this.cpu.st[S.DR0 + 7] &= ~DR7_GD;
     try {
       deliverInterrupt(this.cpu, Vec.DB, -1, false);
     } catch (e) {
