@@ -41,6 +41,25 @@ describe('PC platform wiring', () => {
     expect(result.virtualNs).to.be.within(838_000, 840_000);
   });
 
+  it('the TSC keeps counting while HLT waits for the timer, so it keeps pace with virtual time', () => {
+    const program = [
+      0xfa,                                                 // cli
+      0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xe8, 0xe6, 0x40, 0xb0, 0x03, 0xe6, 0x40, // PIT ch0 mode 2, 1000
+      0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6, 0x21,       // ICW1, ICW2 = vector 8
+      0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21,       // ICW3, ICW4
+      0xb0, 0xfe, 0xe6, 0x21,                               // unmask IRQ 0 only
+      0x0f, 0x31, 0x66, 0x89, 0xc3,                         // rdtsc; mov ebx, eax
+      0xfb, 0xf4, 0xeb, 0xfd,                               // sti; hlt; jmp hlt
+    ];
+    // rdtsc; sub eax, ebx; out 0xF4, eax: the exit value is the ticks across the HLT.
+    const handler = [0x0f, 0x31, 0x66, 0x29, 0xd8, 0x66, 0xe7, 0xf4];
+    const machine = realModeMachine(program, [{ address: 8 * 4, bytes: [0x00, 0x7d, 0x00, 0x00] }, { address: 0x7d00, bytes: handler }]);
+    const result = machine.runSync({ maxInstructions: 1e6 });
+    expect(result.reason).to.equal('exit');
+    // 1000 PIT ticks = 838 us of virtual time = 83,800 instruction times of 10 ns, nearly all halted.
+    expect(result.exitValue).to.be.within(83_000, 84_000);
+  });
+
   it('the RTC starts at a fixed epoch unless told otherwise, so runs are reproducible', () => {
     const readYear = (m: Machine): number => { m.io.write8(0x70, 9); return m.io.read8(0x71); };
     expect(readYear(realModeMachine([0xf4]))).to.equal(0x00);

@@ -36,7 +36,15 @@ export class Cpu implements ByteSource {
   opLin = 0;
   /** Instructions retired, kept in a number (exact to 2^53) and mirrored into the state block. */
   retired = 0;
+  /** Instruction times spent halted (the machine skipped them to the next timer event), for the TSC. */
+  haltedTicks = 0;
   readonly insn = new Insn();
+
+  /** Time-stamp counter ticks before offset: one per instruction time, running or halted. */
+  get tscTicks(): number {
+    return this.retired + this.haltedTicks;
+  }
+
   readonly paging: Paging;
   /** CR0.PG, cached so that linear accesses without paging cost one field test (see pagingChanged). */
   pagingOn = false;
@@ -79,6 +87,7 @@ export class Cpu implements ByteSource {
     this.st[S.DR0 + 7] = 0x400;
     resetFpu(this.st);
     this.retired = 0;
+    this.haltedTicks = 0;
     this.apicBase = APIC_BASE_RESET;
     this.modelRegisters.clear();
     this.pagingChanged();

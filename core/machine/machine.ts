@@ -255,6 +255,7 @@ export class Machine {
     const deadline = this.scheduler.nextDeadlineNs();
     if (deadline === Infinity) return;
     this.idleNs += Math.max(0, deadline - this.virtualNs);
+    this.cpu.haltedTicks = Math.floor(this.idleNs / this.nsPerInstruction);
     this.scheduler.advanceTo(this.virtualNs);
   }
 

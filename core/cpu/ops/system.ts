@@ -88,15 +88,17 @@ function cpuid(cpu: Cpu): void {
 const TWO_32 = 0x100000000;
 
 /**
- * EDX:EAX = the time-stamp counter. It counts virtual time: one tick per retired instruction
- * (cpu.retired, which does not yet include the running one), plus the 64-bit offset that
- * writes to MSR 0x10 leave in TSC_OFFSET_LO/HI.
+ * EDX:EAX = the time-stamp counter. It counts virtual time: one tick per instruction time, both
+ * retired (cpu.retired, which does not yet include the running one) and halted (the time HLT
+ * skipped, so the TSC keeps pace with the timers across idle periods), plus the 64-bit offset
+ * that writes to MSR 0x10 leave in TSC_OFFSET_LO/HI.
  */
 function readTsc(cpu: Cpu): void {
   const st = cpu.st;
-  const lo = (cpu.retired % TWO_32) + (st[S.TSC_OFFSET_LO] >>> 0);
+  const ticks = cpu.tscTicks;
+  const lo = (ticks % TWO_32) + (st[S.TSC_OFFSET_LO] >>> 0);
   st[Reg.EAX] = lo;
-  st[Reg.EDX] = Math.floor(cpu.retired / TWO_32) + st[S.TSC_OFFSET_HI] + (lo >= TWO_32 ? 1 : 0);
+  st[Reg.EDX] = Math.floor(ticks / TWO_32) + st[S.TSC_OFFSET_HI] + (lo >= TWO_32 ? 1 : 0);
 }
 
 /**
@@ -104,9 +106,10 @@ function readTsc(cpu: Cpu): void {
  * Vol. 3B, "Time-Stamp Counter"), so the counter becomes 0:lo.
  */
 function writeTsc(cpu: Cpu, lo: number): void {
-  const low = (lo >>> 0) - (cpu.retired % TWO_32);
+  const ticks = cpu.tscTicks;
+  const low = (lo >>> 0) - (ticks % TWO_32);
   cpu.st[S.TSC_OFFSET_LO] = low;
-  cpu.st[S.TSC_OFFSET_HI] = -Math.floor(cpu.retired / TWO_32) - (low < 0 ? 1 : 0);
+  cpu.st[S.TSC_OFFSET_HI] = -Math.floor(ticks / TWO_32) - (low < 0 ? 1 : 0);
 }
 
 function rdmsr(cpu: Cpu): void {
