@@ -5,7 +5,7 @@ import type { Block } from './block.js';
 /** Byte offset of a state word (the state block sits at memory offset 0). */
 export const word = (index: number): number => index * 4;
 
-/** Indices of the functions every translated module imports (see Jit.imports). */
+/** Indices of the functions every translated module imports (in the order of translate.ts IMPORTS). */
 export const enum Import {
   /** helper(record) -> exit: runs one instruction through the interpreter's executor. */
   HELPER = 0,

@@ -47,7 +47,9 @@ export class Jit {
   private entryRetired = 0;
   private ord = 0;
   private faultEsp = 0;
+  /** The call-outs translated code imports, and the instructions `helper` runs, by index. */
   private readonly imports: Record<string, (...args: number[]) => number>;
+  private records: HelperRecord[] = [];
 
   constructor(private readonly cpu: Cpu, private readonly interpreter: Interpreter, private readonly memory: WebAssembly.Memory,
     private readonly options: JitOptions) {
@@ -60,6 +62,7 @@ export class Jit {
     this.warmAt = Math.max(1, options.threshold >> 1);
     const st = cpu.st;
     this.imports = {
+      helper: this.helper(),
       read: (ord, seg, offset, size) => {
         this.callout(ord);
         return cpu.readLin(size, cpu.linear(seg, offset, size >> 3));
@@ -127,7 +130,10 @@ export class Jit {
     const key = modeKey(cpu);
     let block = this.cache.find(phys, eip, key);
     if (block === null) {
-      if (this.cache.size >= CAPACITY) this.cache.clear();
+      if (this.cache.size >= CAPACITY) {
+        this.cache.clear();
+        this.records = [];
+      }
       block = discoverBlock(cpu, this.interpreter, phys, eip, key);
       this.cache.add(block);
     }
@@ -175,13 +181,13 @@ export class Jit {
     return this.interpreter.stopRequested || this.runningInvalidated || this.special() || modeKey(cpu) !== this.running!.key;
   }
 
-  /** The helper import of one module: runs its records' instructions through the interpreter's executors. */
-  private helper(records: HelperRecord[]): (index: number) => number {
+  /** The helper import: runs a recorded instruction through the interpreter's executor. */
+  private helper(): (index: number) => number {
     const cpu = this.cpu;
     const st = cpu.st;
     const interpreter = this.interpreter;
     return (index) => {
-      const { block, ord } = records[index];
+      const { block, ord } = this.records[index];
       this.callout(ord);
       const insn = block.insns[ord];
       if (insn.needsChecks) interpreter.checkAttributes(insn);
@@ -201,9 +207,9 @@ export class Jit {
       const b = this.warm.pop()!;
       if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
     }
-    const { bytes, records } = buildModule(blocks, this.cpu.mem.tablesOffset);
+    const bytes = buildModule(blocks, this.cpu.mem.tablesOffset, this.records);
     const module = new WebAssembly.Module(bytes);
-    const instance = new WebAssembly.Instance(module, { e: { m: this.memory }, j: { ...this.imports, helper: this.helper(records) } });
+    const instance = new WebAssembly.Instance(module, { e: { m: this.memory }, j: this.imports });
     blocks.forEach((b, k) => { b.fn = instance.exports[`b${k}`] as () => number; });
     this.stats.modules++;
     this.stats.blocksCompiled += blocks.length;

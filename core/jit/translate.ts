@@ -1,5 +1,5 @@
 import { ModuleBuilder, Op, ValType } from './wasm-emitter.js';
-import { EmitContext, Import } from './emit-context.js';
+import { EmitContext } from './emit-context.js';
 import { emitInline, Emitted } from './emit-ops.js';
 import type { Block } from './block.js';
 
@@ -38,26 +38,22 @@ export function translateBlock(block: Block, helperBase: number, tablesOffset: n
   return ctx;
 }
 
-/** A module holding several blocks (exports b0, b1, ...) and the helper records its code indexes. */
-export function buildModule(blocks: Block[], tablesOffset: number): { bytes: Uint8Array<ArrayBuffer>; records: HelperRecord[] } {
+/** The imports of every translated module (indices as Import), with their parameter counts. */
+const IMPORTS: [string, number][] = [['helper', 1], ['read', 4], ['rmwRead', 4], ['write', 5], ['cond', 1]];
+
+/**
+ * A module holding several blocks (exports b0, b1, ...); the helper records its code indexes are
+ * appended to `records`.
+ */
+export function buildModule(blocks: Block[], tablesOffset: number, records: HelperRecord[]): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder();
   const I = ValType.I32;
-  const unary = m.type([I], [I]);
-  const read = m.type([I, I, I, I], [I]);
-  const write = m.type([I, I, I, I, I], [I]);
+  IMPORTS.forEach(([name, params]) => m.importFunc('j', name, m.type(new Array<ValType>(params).fill(I), [I])));
   const blockType = m.type([], [I]);
-  const imports: [Import, string, number][] = [
-    [Import.HELPER, 'helper', unary], [Import.READ, 'read', read], [Import.RMW_READ, 'rmwRead', read],
-    [Import.WRITE, 'write', write], [Import.COND, 'cond', unary],
-  ];
-  for (const [index, name, type] of imports) {
-    if (m.importFunc('j', name, type) !== index) throw new Error('jit: import order differs from Import');
-  }
-  const records: HelperRecord[] = [];
   blocks.forEach((block, k) => {
     const ctx = translateBlock(block, records.length, tablesOffset);
     for (let ord = 0; ord < block.insns.length; ord++) records.push({ block, ord });
     m.addFunc(blockType, ctx.fb, `b${k}`);
   });
-  return { bytes: m.encode(), records };
+  return m.encode();
 }
