@@ -37,6 +37,51 @@ function flat(bytes: number[], jit: boolean): { machine: Machine; outcome: Outco
   return { machine, outcome: run(machine, 1e6) };
 }
 
+/** A small deterministic PRNG (xorshift32) so a failing program can be reproduced from its seed. */
+function rng(seed: number): (n: number) => number {
+  let x = seed | 1;
+  return (n) => {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}
+
+/**
+ * A random straight-line program for flat 32-bit code: the instruction forms the JIT emits
+ * inline (register and [ESI+d8] memory operands, 8/16/32-bit) mixed with short forward Jcc
+ * (fused with the flag writer before it), ending in HLT. ESI and ESP are never destinations.
+ */
+function randomProgram(seed: number): number[] {
+  const r = rng(seed);
+  const dst = (): number => [0, 1, 2, 3, 5, 7][r(6)];
+  const any = (): number => r(8);
+  const out: number[] = [0xbe, 0x00, 0x00, 0x02, 0x00]; // mov esi, 0x20000
+  const body = (): number[] => {
+    const o16 = r(4) === 0 ? [0x66] : [];
+    switch (r(13)) {
+      case 0: return [...o16, [0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39, 0x85][r(9)], 0xc0 | (any() << 3) | dst()];
+      case 1: return [[0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38, 0x84][r(9)], 0xc0 | (any() << 3) | r(8)];
+      case 2: return [...o16, 0x83, 0xc0 | (r(8) << 3) | dst(), r(256)];
+      case 3: return [...o16, [0x40, 0x48][r(2)] | dst()];
+      case 4: {
+        const byOne = r(2) === 0; // D1: shift by 1; C1: by an immediate (also 0 and above 31)
+        return [...o16, byOne ? 0xd1 : 0xc1, 0xc0 | ([4, 5, 7][r(3)] << 3) | dst(), ...(byOne ? [] : [r(40)])];
+      }
+      case 5: return [0xd0, 0xc0 | ([4, 5, 7][r(3)] << 3) | r(8)];
+      case 6: return [...o16, 0x0f, [0xb6, 0xb7, 0xbe, 0xbf][r(4)], 0xc0 | (dst() << 3) | any()];
+      case 7: return [0x50 | any(), 0x58 | dst()];
+      case 8: return [...o16, [0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39, 0x03, 0x2b, 0x89, 0x8b][r(12)], 0x46 | (dst() << 3), r(64)];
+      case 9: return [0xb8 | dst(), r(256), r(256), r(256), r(256)];
+      case 10: return [0x8d, 0x44 | (dst() << 3), (r(4) << 6) | (any() << 3) | any(), r(256)];
+      case 11: return [...o16, 0xff, 0x46 | (r(2) << 3), r(64)];
+      default: return [0x70 | r(16), 0x02, 0x31, 0xc0 | (any() << 3) | dst()];
+    }
+  };
+  for (let k = 0; k < 40; k++) out.push(...body());
+  out.push(0xf4);
+  return out;
+}
+
 describe('JIT', () => {
   describe('differential: test kernels with every block compiled on first sight (threshold 0)', () => {
     for (const image of ['guests/hello/hello.elf', 'guests/selftest/selftest.bin', 'guests/paging/paging.bin', 'guests/protected/protected.bin']) {
@@ -49,6 +94,26 @@ describe('JIT', () => {
         // Not vacuous: nearly everything ran translated.
         expect(stats.translatedInstructions).to.be.greaterThan(0.9 * outcome.instructions);
       });
+    }
+  });
+
+  it('random programs of inlined instruction forms reach the interpreter\'s registers, flags and memory', function () {
+    this.timeout(120000);
+    for (let seed = 1; seed <= 150; seed++) {
+      const code = randomProgram(seed);
+      const results = [false, true].map((jit) => {
+        const machine = createMachine({ memoryMiB: 1, jit: { enabled: jit, threshold: 0 } });
+        enterFlatProtectedMode(machine.cpu);
+        machine.mem.writeBytes(0x10000, Uint8Array.from(code));
+        const st = machine.cpu.st;
+        st[S.EIP] = 0x10000;
+        st[Reg.ESP] = 0x80000;
+        for (const reg of [Reg.EAX, Reg.ECX, Reg.EDX, Reg.EBX, Reg.EBP, Reg.EDI]) st[reg] = (seed * 0x9e3779b9 * (reg + 1)) | 0;
+        const outcome = run(machine, 10000);
+        if (jit) expect(machine.stats().jit!.translatedInstructions).to.be.greaterThan(20);
+        return { ...outcome, data: Array.from(machine.mem.readBytes(0x20000, 72)) };
+      });
+      expect(results[1], `seed ${seed}: ${Buffer.from(code).toString('hex')}`).to.deep.equal(results[0]);
     }
   });
 

@@ -18,7 +18,12 @@ export const enum Import {
 }
 
 /** What the last inline flag-writing instruction left in the A/B/R locals (for fused Jcc). */
-export interface FlagRecord { kind: 'add' | 'sub' | 'logic' | 'inc' | 'dec'; size: number }
+export interface FlagRecord {
+  kind: 'add' | 'sub' | 'logic' | 'inc' | 'dec';
+  size: number;
+  /** ADC/SBB: the local holding the carry in. */
+  carryIn?: number;
+}
 
 /**
  * Per-block code generation state: the function body, guest registers cached in locals (loaded

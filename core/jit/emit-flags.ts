@@ -38,13 +38,29 @@ export function writeFlags(ctx: EmitContext, rec: FlagRecord): void {
   storeLocal(ctx, S.LF_A, ctx.A);
   if (incDec) storeConst(ctx, S.LF_B, 1); else storeLocal(ctx, S.LF_B, ctx.B);
   storeLocal(ctx, S.LF_RES, ctx.R);
-  storeConst(ctx, S.LF_CARRY_IN, 0);
+  if (rec.carryIn !== undefined) storeLocal(ctx, S.LF_CARRY_IN, rec.carryIn); else storeConst(ctx, S.LF_CARRY_IN, 0);
   storeConst(ctx, S.LF_MASK, incDec ? ARITH_FLAGS & ~CF : ARITH_FLAGS);
-  ctx.flags = rec;
+  // Fused conditions know no carry-in.
+  ctx.flags = rec.carryIn === undefined ? rec : null;
+}
+
+/**
+ * A shift's flags as shift.ts setShiftFlags leaves them: SF/ZF/PF lazily from the result in R,
+ * CF and OF (locals, 0/1) written into EFLAGS, AF cleared.
+ */
+export function writeShiftFlags(ctx: EmitContext, size: number, cf: number, of: number): void {
+  const fb = ctx.fb;
+  storeConst(ctx, S.LF_OP, LazyOp.LOGIC);
+  storeConst(ctx, S.LF_SIZE, size);
+  storeLocal(ctx, S.LF_RES, ctx.R);
+  storeConst(ctx, S.LF_MASK, SF | ZF | PF);
+  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~(CF | OF | AF)).op(Op.I32_AND)
+    .get(cf).op(Op.I32_OR).get(of).i32(11).op(Op.I32_SHL).op(Op.I32_OR).mem(Op.I32_STORE, word(S.EFLAGS));
+  ctx.flags = null;
 }
 
 /** Pushes CF (0 or 1) from the state block, as flags.ts getCF computes it. */
-function currentCF(ctx: EmitContext): void {
+export function currentCF(ctx: EmitContext): void {
   const fb = ctx.fb;
   const load = (index: number): void => { fb.i32(0).mem(Op.I32_LOAD, word(index)); };
   load(S.LF_MASK); fb.i32(CF).op(Op.I32_AND).op(Op.I32_EQZ);

@@ -5,13 +5,15 @@ import { S, Seg } from '../cpu/state-layout.js';
 import { Op } from './wasm-emitter.js';
 import { EmitContext, FlagRecord, word } from './emit-context.js';
 import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memory.js';
-import { condition, writeFlags } from './emit-flags.js';
+import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
 
 /** What an inline emitter did: nothing (use the helper), code that falls through, or code that left the block. */
 export const enum Emitted { NO = 0, NEXT = 1, EXIT = 2 }
 
-const ALU_KINDS: Record<string, { op: Op; flags: FlagRecord['kind']; writes: boolean }> = {
+const ALU_KINDS: Record<string, { op: Op; flags: FlagRecord['kind']; writes: boolean; carry?: boolean }> = {
   ADD: { op: Op.I32_ADD, flags: 'add', writes: true },
+  ADC: { op: Op.I32_ADD, flags: 'add', writes: true, carry: true },
+  SBB: { op: Op.I32_SUB, flags: 'sub', writes: true, carry: true },
   SUB: { op: Op.I32_SUB, flags: 'sub', writes: true },
   CMP: { op: Op.I32_SUB, flags: 'sub', writes: false },
   AND: { op: Op.I32_AND, flags: 'logic', writes: true },
@@ -78,8 +80,13 @@ function alu(ctx: EmitContext, i: BoundInsn): Emitted {
   fb.set(ctx.A);
   readOperand(ctx, i, src, size);
   fb.set(ctx.B);
-  fb.get(ctx.A).get(ctx.B).op(kind.op).set(ctx.R);
-  writeFlags(ctx, { kind: kind.flags, size });
+  fb.get(ctx.A).get(ctx.B).op(kind.op);
+  if (kind.carry) {
+    currentCF(ctx);
+    fb.tee(ctx.V).op(kind.op);
+  }
+  fb.set(ctx.R);
+  writeFlags(ctx, { kind: kind.flags, size, carryIn: kind.carry ? ctx.V : undefined });
   if (!kind.writes) return Emitted.NEXT;
   if (memoryDst) store(ctx, i.seg, size, ctx.R);
   else ctx.setReg(size, dst.method === 'G' ? i.reg : dst.method === 'E' ? i.rm : fixedRegister(i, dst), ctx.R);
@@ -96,6 +103,47 @@ function incDec(ctx: EmitContext, i: BoundInsn, isDec: boolean): Emitted {
   writeFlags(ctx, { kind: isDec ? 'dec' : 'inc', size });
   if (memoryDst) store(ctx, i.seg, size, ctx.R);
   else ctx.setReg(size, dst.method === 'Z' ? i.entry!.embedded : i.rm, ctx.R);
+  return Emitted.NEXT;
+}
+
+/** SHL/SHR/SAR of a register by 1 or an immediate (shift.ts semantics; other forms use the helper). */
+function shift(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
+  const [dst, count] = i.entry!.operands;
+  if (i.mod !== 3 || (count.method !== 'const' && count.method !== 'I')) return Emitted.NO;
+  const c = count.method === 'const' ? 1 : i.imm & 31;
+  if (c === 0) return Emitted.NEXT;
+  const size = operandSize(dst, i.o32);
+  const fb = ctx.fb;
+  const msb = (l: number, bit: number): void => { fb.get(l).i32(bit).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND); };
+  ctx.getReg(size, i.rm);
+  fb.set(ctx.A);
+  if (key === 'SHL') {
+    fb.get(ctx.A).i32(c).op(Op.I32_SHL).set(ctx.R);
+    fb.get(ctx.A).i32(c - 1).op(Op.I32_SHL).set(ctx.T);
+    msb(ctx.T, size - 1); fb.set(ctx.B);
+    msb(ctx.R, size - 1); fb.get(ctx.B).op(Op.I32_XOR).set(ctx.V);
+  } else if (key === 'SHR') {
+    fb.get(ctx.A).i32(c).op(Op.I32_SHR_U).set(ctx.R);
+    msb(ctx.A, c - 1); fb.set(ctx.B);
+    msb(ctx.R, size - 1); msb(ctx.R, size - 2); fb.op(Op.I32_XOR).set(ctx.V);
+  } else {
+    if (size < 32) fb.get(ctx.A).i32(32 - size).op(Op.I32_SHL).i32(32 - size).op(Op.I32_SHR_S).set(ctx.A);
+    fb.get(ctx.A).i32(c).op(Op.I32_SHR_S).set(ctx.R);
+    fb.get(ctx.A).i32(c - 1).op(Op.I32_SHR_S).i32(1).op(Op.I32_AND).set(ctx.B);
+    fb.i32(0).set(ctx.V);
+  }
+  writeShiftFlags(ctx, size, ctx.B, ctx.V);
+  ctx.setReg(size, i.rm, ctx.R);
+  return Emitted.NEXT;
+}
+
+/** MOVZX/MOVSX (data.ts extendExec). */
+function extend(ctx: EmitContext, i: BoundInsn, signed: boolean): Emitted {
+  const srcSize = operandSize(i.entry!.operands[1], i.o32);
+  readOperand(ctx, i, i.entry!.operands[1], srcSize);
+  if (signed) ctx.fb.i32(32 - srcSize).op(Op.I32_SHL).i32(32 - srcSize).op(Op.I32_SHR_S);
+  ctx.fb.set(ctx.V);
+  ctx.setReg(i.o32 ? 32 : 16, i.reg, ctx.V);
   return Emitted.NEXT;
 }
 
@@ -211,6 +259,10 @@ export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
     case 'INC': return incDec(ctx, i, false);
     case 'DEC': return incDec(ctx, i, true);
     case 'LEA': return lea(ctx, i);
+    case 'SHL': case 'SAL': return shift(ctx, i, 'SHL');
+    case 'SHR': case 'SAR': return shift(ctx, i, key);
+    case 'MOVZX': return extend(ctx, i, false);
+    case 'MOVSX': return extend(ctx, i, true);
     case 'PUSH': return push(ctx, i);
     case 'POP': return pop(ctx, i);
     case 'JMP': return jump(ctx, i);
