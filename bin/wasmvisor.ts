@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { createMachine, Machine, RunResult } from '../core/machine/machine.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createMachine, DEFAULT_JIT_THRESHOLD, Machine, RunResult } from '../core/machine/machine.js';
 import { ImageError } from '../core/machine/loaders/boot-plan.js';
 import { disassemble } from '../core/decoder/disassembler.js';
 import { traceLine } from '../core/machine/trace.js';
@@ -41,6 +42,12 @@ Options:
   --max-instructions N     stop after N guest instructions
   --trace                  print every instruction with the registers to stderr
   --stats                  print instruction count, virtual and host time at exit
+                           (and the JIT's counters when it is on)
+  --jit on|off             translate hot code into WebAssembly (default off)
+  --jit-threshold N        executions of a block before it is compiled (default ${DEFAULT_JIT_THRESHOLD};
+                           0 compiles every block on first sight)
+  --jit-dump DIR           write each compiled module to DIR/module-NNNNN.wasm (binary only:
+                           no wasm disassembler is installed; 'wasm2wat' from wabt reads them)
   --screen                 print the VGA text screen at exit
   --rtc-epoch TIME         start the RTC at TIME (ISO 8601, e.g. 2000-01-01T00:00:00Z)
                            instead of the host's clock, for reproducible runs
@@ -79,9 +86,11 @@ async function boot(args: string[]): Promise<number> {
     format: { type: 'string' }, 'load-address': { type: 'string' }, 'max-instructions': { type: 'string' },
     trace: { type: 'boolean' }, stats: { type: 'boolean' }, 'expect-exit': { type: 'string' },
     screen: { type: 'boolean' }, 'rtc-epoch': { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' },
+    jit: { type: 'string' }, 'jit-threshold': { type: 'string' }, 'jit-dump': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { console.log(BOOT_HELP); return STATUS_OK; }
+  const jit = jitOptions(values.jit as string | undefined, values['jit-threshold'] as string | undefined, values['jit-dump'] as string | undefined);
   if (values.kernel !== undefined && positionals.length > 0) throw new UsageError(`boot: give the image either as IMAGE or with --kernel, not both`);
   const path = values.kernel !== undefined ? values.kernel as string : oneImage(positionals, 'boot');
   const format = (values.format as string | undefined) ?? 'auto';
@@ -94,7 +103,7 @@ async function boot(args: string[]): Promise<number> {
   const initrd = values.initrd !== undefined ? readGuestFile(values.initrd as string) : undefined;
 
   const rtcStartTime = values['rtc-epoch'] !== undefined ? parseEpoch(values['rtc-epoch'] as string) : Date.now();
-  const machine = createMachine({ memoryMiB, rtcStartTime });
+  const machine = createMachine({ memoryMiB, rtcStartTime, jit });
   machine.loadImage(image, {
     cmdline: values.append as string | undefined, modules, initrd, format: format as 'auto',
     flatAddress: values['load-address'] ? parseInteger('--load-address', values['load-address'] as string) : undefined,
@@ -145,6 +154,18 @@ function report(machine: Machine, result: RunResult, path: string, expectExit: n
   }
 }
 
+function jitOptions(mode: string | undefined, threshold: string | undefined, dump: string | undefined) {
+  if (mode !== undefined && mode !== 'on' && mode !== 'off') throw new UsageError(`--jit: must be on or off, not '${mode}'`);
+  const enabled = mode === 'on';
+  if (!enabled && (threshold !== undefined || dump !== undefined)) throw new UsageError('--jit-threshold and --jit-dump need --jit on');
+  let onModule: ((bytes: Uint8Array, index: number) => void) | undefined;
+  if (dump !== undefined) {
+    mkdirSync(dump, { recursive: true });
+    onModule = (bytes, index) => writeFileSync(join(dump, `module-${String(index).padStart(5, '0')}.wasm`), bytes);
+  }
+  return { enabled, threshold: threshold !== undefined ? parseInteger('--jit-threshold', threshold) : undefined, onModule };
+}
+
 function parseEpoch(text: string): number {
   const ms = Date.parse(text);
   if (!Number.isFinite(ms)) throw new UsageError(`--rtc-epoch: cannot read '${text}' as a date (example: 2000-01-01T00:00:00Z)`);
@@ -155,6 +176,12 @@ function printStatistics(machine: Machine): void {
   const s = machine.stats();
   process.stderr.write(`\r\nwasmvisor: ${s.instructions} instructions, ${(s.virtualNs / 1e9).toFixed(6)} s virtual, `
     + `${(s.hostMs / 1000).toFixed(3)} s host, ${s.mips.toFixed(1)} MIPS\r\n`);
+  if (s.jit) {
+    const j = s.jit;
+    const share = s.instructions > 0 ? (100 * j.translatedInstructions / s.instructions).toFixed(1) : '0.0';
+    process.stderr.write(`wasmvisor: JIT: ${j.blocksCompiled} blocks in ${j.modules} modules, ${j.invalidations} invalidations, `
+      + `${j.compileMs.toFixed(1)} ms compiling, ${share}% of instructions translated\r\n`);
+  }
 }
 
 function disasm(args: string[]): number {

@@ -1,10 +1,11 @@
-// Benchmark: our interpreter against v86's interpreter, measured in the same run
+// Benchmark: our interpreter and our JIT against v86's interpreter, measured in the same run
 // (design.md, "Performance method"). Usage (after `npm run build`):
 //
 //   node dist/perf/interp-vs-v86.js [--runs N] [--image PATH] [--skip-v86] [--v86-jit]
 //                                   [--max-instructions N]
 //
-// Each run executes ours, then v86 (interleaved, so machine noise hits both engines alike).
+// Each run executes ours (interpreter, then JIT), then v86 (interleaved, so machine noise hits
+// all engines alike).
 // Ours starts the Multiboot kernel directly; v86 must first boot SeaBIOS, so the headline
 // comparison uses v86's time from kernel entry to the done marker ("kernel"), and the
 // "total" rows compare the whole cost of a run including setup and, for v86, its BIOS.
@@ -117,9 +118,9 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
-function runOurs(image: string, bytes: Uint8Array, maxInstructions: number): OursRun {
+function runOurs(image: string, bytes: Uint8Array, maxInstructions: number, jit: boolean): OursRun {
   const t0 = performance.now();
-  const m = createMachine({ memoryMiB: 64 });
+  const m = createMachine({ memoryMiB: 64, jit: { enabled: jit } });
   let serial = '';
   m.onSerialOutput((chunk: Uint8Array) => {
     serial += latin1(chunk);
@@ -176,6 +177,7 @@ async function main(): Promise<number> {
   console.log('');
 
   const ours: OursRun[] = [];
+  const oursJit: OursRun[] = [];
   const v86: V86RunResult[] = [];
   const v86Jit: V86RunResult[] = [];
   const failures: string[] = [];
@@ -183,12 +185,20 @@ async function main(): Promise<number> {
   for (let run = 1; run <= opts.runs; run++) {
     let line = `run ${run}/${opts.runs}:`;
     try {
-      const o = runOurs(opts.image, bytes, opts.maxInstructions);
+      const o = runOurs(opts.image, bytes, opts.maxInstructions, false);
       ours.push(o);
       line += ` ours ${o.runMs.toFixed(0)} ms (${o.reason})`;
     } catch (err) {
       failures.push(`ours, run ${run}: ${(err as Error).message}`);
       line += ' ours FAILED';
+    }
+    try {
+      const o = runOurs(opts.image, bytes, opts.maxInstructions, true);
+      oursJit.push(o);
+      line += `, ours JIT ${o.runMs.toFixed(0)} ms (${o.reason})`;
+    } catch (err) {
+      failures.push(`ours JIT, run ${run}: ${(err as Error).message}`);
+      line += ', ours JIT FAILED';
     }
     if (!opts.skipV86) {
       try {
@@ -226,6 +236,11 @@ async function main(): Promise<number> {
     }
     if (resultLines(o.serial).join('\n') !== oursLines.join('\n')) {
       failures.push(`ours, run ${i + 1}: results differ from run 1 (the emulator is not deterministic)`);
+    }
+  }
+  for (const [i, o] of oursJit.entries()) {
+    if (resultLines(o.serial).join('\n') !== oursLines.join('\n') || o.instructions !== ours[0]?.instructions) {
+      failures.push(`ours JIT, run ${i + 1}: results or instruction count (${o.instructions}) differ from the interpreter's`);
     }
   }
   const checkV86 = (label: string, rs: V86RunResult[]): void => {
@@ -267,6 +282,17 @@ async function main(): Promise<number> {
       mips(oursInstr, oursRun),
       Number.isNaN(v86Kernel) ? '-' : ratio(oursRun, v86Kernel),
       fmtRuns(ours.map((o) => o.runMs)),
+    ]);
+  }
+  if (oursJit.length) {
+    const jitRun = median(oursJit.map((o) => o.runMs));
+    rows.push([
+      'wasmvisor JIT: run',
+      jitRun,
+      oursJit[0]!.instructions,
+      mips(oursJit[0]!.instructions, jitRun),
+      Number.isNaN(v86Kernel) ? '-' : ratio(jitRun, v86Kernel),
+      fmtRuns(oursJit.map((o) => o.runMs)),
     ]);
   }
   if (v86.length) {

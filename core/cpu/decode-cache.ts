@@ -9,8 +9,12 @@ export class BoundInsn extends Insn {
   arg = 0;
   /** Whether the instruction needs the LOCK/privilege/mode checks before it runs. */
   needsChecks = false;
+  /** Whether the instruction ends a basic block (Attr.END). */
+  endsBlock = false;
 }
 
+/** This cache's bit in MemoryBus.codePage. */
+export const DECODED_CODE = 1;
 const PAGE_SHIFT = 12;
 const PAGE_SIZE = 1 << PAGE_SHIFT;
 const MAX_INSN = 15;
@@ -59,7 +63,7 @@ export class DecodeCache {
       slot = this.pages.length;
       this.pages.push(new Array(PAGE_SIZE));
       this.slotOfPage[number] = slot;
-      this.mem.codePage[number] = 1;
+      this.mem.codePage[number] |= DECODED_CODE;
     }
     const page = this.pages[slot];
     page[offset] = bound;
@@ -86,7 +90,8 @@ export class DecodeCache {
   clear(): void {
     this.pages = [[]];
     this.slotOfPage.fill(0);
-    this.mem.codePage.fill(0);
+    const codePage = this.mem.codePage;
+    for (let page = 0; page < codePage.length; page++) codePage[page] &= ~DECODED_CODE;
     this.count = 0;
   }
 }

@@ -48,7 +48,7 @@ function loadsSs(insn: BoundInsn): boolean {
 }
 
 /** Why a run slice stopped. */
-export const enum StopReason { BUDGET = 0, HALTED = 1, STOPPED = 2 }
+export const enum StopReason { BUDGET = 0, HALTED = 1, STOPPED = 2, BLOCK_END = 3 }
 
 /** Checks that cost nothing for ordinary instructions: LOCK rules, privilege, mode. */
 const CHECKED_ATTRS = Attr.PRIV | Attr.PM;
@@ -82,35 +82,44 @@ export class Interpreter {
     this.exec32 = buildExecutors(INSTRUCTION_FAMILIES, true);
   }
 
-  /** Runs up to `budget` instructions; returns why it stopped. cpu.retired counts each retired instruction as it retires (RDTSC reads it). */
-  run(budget: number): StopReason {
+  /**
+   * Runs up to `budget` instructions; returns why it stopped. cpu.retired counts each retired
+   * instruction as it retires (RDTSC reads it). With `untilBlockEnd` (the JIT's caller) it also
+   * returns after an instruction that ends a basic block, so the next one starts a block.
+   */
+  run(budget: number, untilBlockEnd = false): StopReason {
     const cpu = this.cpu;
-    const st = cpu.st;
     let end = cpu.retired + budget;
     this.stopRequested = false;
     for (;;) {
       try {
-        return this.loop(end);
+        return this.loop(end, untilBlockEnd);
       } catch (e) {
         if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, this.faultEip, e);
         if (!(e instanceof CpuFault)) throw e;
         // A delivered exception uses budget too, so a guest whose handler faults again and
         // again still returns control to the machine.
         end--;
-        st[S.EIP] = this.faultEip;
-        st[Reg.ESP] = this.faultEsp;
-        // A fault replaces the traps its instruction would have raised; its frame holds RF = 1 (SDM 17.3.1.1).
-        this.deferredDebug = 0;
-        st[S.EFLAGS] |= RF;
-        deliverException(cpu, e);
-        if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+        this.deliverFault(e, this.faultEip, this.faultEsp);
         if (this.stopRequested) return StopReason.STOPPED;
       }
     }
   }
 
+  /** Rolls EIP and ESP back to the faulting instruction's and delivers the exception (also for translated code). */
+  deliverFault(e: CpuFault, eip: number, esp: number): void {
+    const st = this.cpu.st;
+    st[S.EIP] = eip;
+    st[Reg.ESP] = esp;
+    // A fault replaces the traps its instruction would have raised; its frame holds RF = 1 (SDM 17.3.1.1).
+    this.deferredDebug = 0;
+    st[S.EFLAGS] |= RF;
+    deliverException(this.cpu, e);
+    if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+  }
+
   /** The instruction loop; a fault unwinds to run(), which delivers it and comes back. */
-  private loop(end: number): StopReason {
+  private loop(end: number, untilBlockEnd: boolean): StopReason {
     const cpu = this.cpu;
     const st = cpu.st;
     const cache = this.cache;
@@ -146,6 +155,7 @@ export class Interpreter {
       if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
       if (watched) this.debugTraps(insn, (debugFlags & TF) !== 0);
       if (this.stopRequested) return StopReason.STOPPED;
+      if (untilBlockEnd && insn.endsBlock) return StopReason.BLOCK_END;
     }
     return StopReason.BUDGET;
   }
@@ -157,20 +167,27 @@ export class Interpreter {
   private decodeUncached(start: number, phys: number): BoundInsn {
     const cpu = this.cpu;
     const bound = decode(cpu, start, cpu.st[S.CS_DEFAULT32] !== 0, new BoundInsn());
-    const entry = bound.entry;
-    if (entry === undefined) {
+    if (bound.entry === undefined) {
       if (bound.status === DecodeStatus.TOO_LONG) fault(Vec.GP, 0);
       fault(Vec.UD);
     }
-    const executor = (bound.o32 ? this.exec32 : this.exec16)[entry.id];
-    bound.exec = executor.exec;
-    bound.arg = executor.arg;
-    bound.needsChecks = (entry.attrs & CHECKED_ATTRS) !== 0 || bound.lock;
+    this.bind(bound);
     if ((bound.default32 || start + bound.length <= 0x10000) && this.cache.cacheable(phys, bound)) this.cache.insert(phys, bound);
     return bound;
   }
 
-  private checkAttributes(insn: BoundInsn): void {
+  /** Binds a decoded instruction (with a table entry) to its executor. */
+  bind(bound: BoundInsn): void {
+    const entry = bound.entry!;
+    const executor = (bound.o32 ? this.exec32 : this.exec16)[entry.id];
+    bound.exec = executor.exec;
+    bound.arg = executor.arg;
+    bound.needsChecks = (entry.attrs & CHECKED_ATTRS) !== 0 || bound.lock;
+    bound.endsBlock = (entry.attrs & Attr.END) !== 0;
+  }
+
+  /** LOCK, mode and privilege checks of an instruction marked `needsChecks` (faults as the hardware would). */
+  checkAttributes(insn: BoundInsn): void {
     const cpu = this.cpu;
     const entry = insn.entry!;
     if (insn.lock && ((entry.attrs & Attr.LOCK) === 0 || insn.mod === 3)) fault(Vec.UD);

@@ -3,8 +3,8 @@ import { GuestError } from '../cpu/faults.js';
 import { IF } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
 import { enterFlatProtectedMode, loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
-import { RAM_BASE, Reg, S, Seg } from '../cpu/state-layout.js';
-import { MemoryBus } from '../mmu/memory-bus.js';
+import { Reg, S, Seg } from '../cpu/state-layout.js';
+import { MemoryBus, wasmPagesFor } from '../mmu/memory-bus.js';
 import { IoBus } from '../../devices/bus/io-bus.js';
 import { DebugConsole } from '../../devices/debug-console.js';
 import { ExitPort } from '../../devices/exit-port.js';
@@ -14,6 +14,10 @@ import { planBoot } from './loaders/detect.js';
 import { PcPlatform } from './pc-platform.js';
 import { Scheduler } from './scheduler.js';
 import { OutputBuffer } from './output-buffer.js';
+import { Jit, JitStats } from '../jit/jit.js';
+
+/** Executions of a block start before the JIT compiles it (--jit-threshold). */
+export const DEFAULT_JIT_THRESHOLD = 50;
 
 export interface MachineOptions {
   /** Guest RAM in MiB (default 64). */
@@ -25,6 +29,8 @@ export interface MachineOptions {
    * (2000-01-01), so runs are reproducible; hosts pass Date.now() for wall-clock time.
    */
   rtcStartTime?: number;
+  /** Translate hot blocks into WebAssembly (default off in this increment). */
+  jit?: { enabled?: boolean; threshold?: number; onModule?: (bytes: Uint8Array, index: number) => void };
 }
 
 export interface RunOptions {
@@ -58,6 +64,8 @@ export interface MachineStats {
   /** Host milliseconds spent inside run calls. */
   hostMs: number;
   mips: number;
+  /** JIT counters, when the JIT is on. */
+  jit?: JitStats;
 }
 
 const SLICE = 1 << 20;
@@ -75,6 +83,7 @@ export class Machine {
   readonly scheduler = new Scheduler();
   readonly cpu: Cpu;
   readonly interpreter: Interpreter;
+  readonly jit: Jit | null;
   readonly platform: PcPlatform;
   readonly com1: Uart16550;
   readonly debugConsole: DebugConsole;
@@ -95,10 +104,14 @@ export class Machine {
     const mib = options.memoryMiB ?? 64;
     if (!Number.isInteger(mib) || mib < 1 || mib > 3072) throw new RangeError(`memory size ${mib} MiB is out of range (1 MiB to 3 GiB)`);
     this.memorySize = mib << 20;
-    this.memory = new WebAssembly.Memory({ initial: (RAM_BASE + this.memorySize) / 65536 });
+    this.memory = new WebAssembly.Memory({ initial: wasmPagesFor(this.memorySize) });
     this.mem = new MemoryBus(this.memory, this.memorySize);
     this.cpu = new Cpu(this.memory, this.mem, this.io);
     this.interpreter = new Interpreter(this.cpu);
+    const jit = options.jit;
+    this.jit = jit?.enabled ? new Jit(this.cpu, this.interpreter, this.memory, {
+      threshold: jit.threshold ?? DEFAULT_JIT_THRESHOLD, onModule: jit.onModule,
+    }) : null;
     this.nsPerInstruction = 1e9 / (options.instructionsPerSecond ?? 100e6);
     this.platform = new PcPlatform(this.io, this.mem, this.scheduler, this.cpu, this.interpreter, {
       rtcStartTime: options.rtcStartTime ?? FIXED_EPOCH_MS, memorySize: this.memorySize,
@@ -223,7 +236,7 @@ export class Machine {
           reason = this.interpreter.run(1);
         }
       } else {
-        reason = this.interpreter.run(budget);
+        reason = this.jit !== null ? this.jit.run(budget) : this.interpreter.run(budget);
       }
       this.scheduler.advanceTo(this.virtualNs);
       if (this.exit !== null) return this.result('exit');
@@ -278,7 +291,9 @@ export class Machine {
 
   stats(): MachineStats {
     const instructions = this.cpu.retired;
-    return { instructions, virtualNs: this.virtualNs, hostMs: this.hostMs, mips: this.hostMs > 0 ? instructions / this.hostMs / 1000 : 0 };
+    const stats: MachineStats = { instructions, virtualNs: this.virtualNs, hostMs: this.hostMs, mips: this.hostMs > 0 ? instructions / this.hostMs / 1000 : 0 };
+    if (this.jit !== null) stats.jit = { ...this.jit.stats };
+    return stats;
   }
 }
 

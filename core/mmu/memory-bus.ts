@@ -8,7 +8,17 @@ export interface MmioHandlers {
 
 const PAGE_SHIFT = 12;
 const PAGE_SIZE = 1 << PAGE_SHIFT;
-const PAGE_RAM = 0;
+const PAGES = 1 << (32 - PAGE_SHIFT);
+/**
+ * The page-kind and code-page tables (one byte per 4 KiB page each), placed right after RAM when
+ * the memory has room for them, so generated code can test a page with one load.
+ */
+export const PAGE_TABLES_BYTES = 2 * PAGES;
+/** Memory size (in 64 KiB wasm pages) for RAM plus the page tables. */
+export function wasmPagesFor(ramSize: number): number {
+  return Math.ceil((RAM_BASE + ramSize + PAGE_TABLES_BYTES) / 65536);
+}
+export const PAGE_RAM = 0;
 const PAGE_MMIO = 1;
 const PAGE_UNMAPPED = 2;
 
@@ -20,10 +30,16 @@ const PAGE_UNMAPPED = 2;
 export class MemoryBus {
   readonly bytes: Uint8Array;
   readonly view: DataView;
-  private readonly pageKind = new Uint8Array(1 << (32 - PAGE_SHIFT));
+  /** RAM, MMIO or unmapped, by page number. */
+  readonly pageKind: Uint8Array;
   private readonly regions: { base: number; size: number; handlers: MmioHandlers; owner: string }[] = [];
-  /** Pages holding cached decoded instructions (set by the decode cache); writes to them are reported. */
-  readonly codePage = new Uint8Array(1 << (32 - PAGE_SHIFT));
+  /**
+   * Pages holding decoded or translated instructions (a bit per holder: the decode cache, the
+   * JIT); writes to them are reported.
+   */
+  readonly codePage: Uint8Array;
+  /** Memory offset of pageKind (codePage follows it), or -1 when the tables are not in the memory. */
+  readonly tablesOffset: number;
   /** Told about every write to a code page: the address and the number of bytes (within one page). */
   onCodeWrite: (address: number, bytes: number) => void = () => {};
   /** Region of each MMIO page, by page number. */
@@ -33,6 +49,10 @@ export class MemoryBus {
     if (ramSize % (1 << PAGE_SHIFT) !== 0) throw new Error(`RAM size ${ramSize} is not a multiple of 4 KiB`);
     this.bytes = new Uint8Array(memory.buffer);
     this.view = new DataView(memory.buffer);
+    const inMemory = memory.buffer.byteLength >= RAM_BASE + ramSize + PAGE_TABLES_BYTES;
+    this.tablesOffset = inMemory ? RAM_BASE + ramSize : -1;
+    this.pageKind = inMemory ? new Uint8Array(memory.buffer, this.tablesOffset, PAGES) : new Uint8Array(PAGES);
+    this.codePage = inMemory ? new Uint8Array(memory.buffer, this.tablesOffset + PAGES, PAGES) : new Uint8Array(PAGES);
     this.pageKind.fill(PAGE_UNMAPPED);
     this.pageKind.fill(PAGE_RAM, 0, ramSize >>> PAGE_SHIFT);
   }

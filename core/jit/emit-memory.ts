@@ -1,0 +1,99 @@
+import type { Insn } from '../decoder/decoder.js';
+import { Op, ValType } from './wasm-emitter.js';
+import { EmitContext, Import, word } from './emit-context.js';
+import { RAM_BASE, S } from '../cpu/state-layout.js';
+import { TLB_BASE, TLB_ENTRIES } from '../mmu/paging.js';
+
+/** TLB permission bits (core/mmu/paging.ts): user read, user write, supervisor write. */
+const TLB_USER = 0x1, TLB_USER_WRITE = 0x2, TLB_SUPERVISOR_WRITE = 0x4;
+const PAGES = 1 << 20;
+
+/** Leaves the ModRM effective address (offset in the segment) in ctx.OFF, as cpu.ea does. */
+export function effectiveAddress(ctx: EmitContext, i: Insn): void {
+  const fb = ctx.fb;
+  fb.i32(i.disp);
+  if (i.eaBase >= 0) { ctx.reg32(i.eaBase); fb.op(Op.I32_ADD); }
+  if (i.eaIndex >= 0) {
+    ctx.reg32(i.eaIndex);
+    if (i.eaScale) fb.i32(i.eaScale).op(Op.I32_SHL);
+    fb.op(Op.I32_ADD);
+  }
+  if (!i.a32) fb.i32(0xffff).op(Op.I32_AND);
+  fb.set(ctx.OFF);
+}
+
+const enum Access { READ, RMW, WRITE }
+
+/**
+ * The inline fast path of a data access at seg:OFF: limit and type check of the segment cache,
+ * TLB probe with paging on, page-crossing test and a RAM page (not holding code, for writes).
+ * Each test branches to the enclosing `slow` block; on success PHYS holds the physical address.
+ */
+function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access): void {
+  const fb = ctx.fb;
+  // Limit: OFF + bytes - 1 <= limit, unsigned and without wrapping (i64).
+  fb.get(ctx.OFF).op(Op.I64_EXTEND_I32_U);
+  if (bytes > 1) fb.code.byte(Op.I64_CONST).s32(bytes - 1), fb.op(Op.I64_ADD);
+  fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + seg)).op(Op.I64_EXTEND_I32_U).op(Op.I64_LE_U).op(Op.I32_EQZ).brIf(0);
+  // Present, not expand-down; writes also need a writable data segment (else cpu.linear/linearWrite decide).
+  const [mask, want] = access === Access.READ ? [0x84, 0x80] : [0x9e, 0x92];
+  fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_FLAGS + seg)).i32(mask).op(Op.I32_AND).i32(want).op(Op.I32_NE).brIf(0);
+  fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_BASE + seg)).get(ctx.OFF).op(Op.I32_ADD).tee(ctx.LIN);
+  if (bytes > 1) fb.i32(0xfff).op(Op.I32_AND).i32(0x1000 - bytes).op(Op.I32_GT_U).brIf(0);
+  else fb.op(Op.DROP);
+  if (ctx.paging) {
+    const need = access === Access.READ ? (ctx.user ? TLB_USER : 0) : (ctx.user ? TLB_USER_WRITE : TLB_SUPERVISOR_WRITE);
+    fb.get(ctx.LIN).i32(12).op(Op.I32_SHR_U).tee(ctx.PAGE).i32(TLB_ENTRIES - 1).op(Op.I32_AND).i32(2).op(Op.I32_SHL).tee(ctx.FRAME)
+      .mem(Op.I32_LOAD, TLB_BASE).get(ctx.PAGE).op(Op.I32_NE).brIf(0);
+    fb.get(ctx.FRAME).mem(Op.I32_LOAD, TLB_BASE + TLB_ENTRIES * 4).set(ctx.FRAME);
+    if (need !== 0) fb.get(ctx.FRAME).i32(need).op(Op.I32_AND).op(Op.I32_EQZ).brIf(0);
+    fb.get(ctx.FRAME).i32(~0xfff).op(Op.I32_AND).get(ctx.LIN).i32(0xfff).op(Op.I32_AND).op(Op.I32_OR);
+  } else {
+    fb.get(ctx.LIN);
+  }
+  fb.i32(0).mem(Op.I32_LOAD, word(S.A20_MASK)).op(Op.I32_AND).tee(ctx.PHYS);
+  fb.i32(12).op(Op.I32_SHR_U).tee(ctx.PAGE).mem(Op.I32_LOAD8_U, ctx.tablesOffset).brIf(0);
+  if (access !== Access.READ) fb.get(ctx.PAGE).mem(Op.I32_LOAD8_U, ctx.tablesOffset + PAGES).brIf(0);
+}
+
+const LOAD = { 8: Op.I32_LOAD8_U, 16: Op.I32_LOAD16_U, 32: Op.I32_LOAD } as Record<number, Op>;
+const STORE = { 8: Op.I32_STORE8, 16: Op.I32_STORE16, 32: Op.I32_STORE } as Record<number, Op>;
+
+/**
+ * Pushes the `size`-bit value at seg:OFF (zero-extended; 32-bit as is). `rmw` checks write
+ * access first, as cpu.rmwLinear does. A miss calls out to the interpreter's path, which may fault.
+ */
+export function load(ctx: EmitContext, seg: number, size: number, rmw = false): void {
+  const fb = ctx.fb;
+  fb.block(ValType.I32).block();
+  fastPath(ctx, seg, size >> 3, rmw ? Access.RMW : Access.READ);
+  fb.get(ctx.PHYS).mem(LOAD[size], RAM_BASE).br(1).op(Op.END);
+  ctx.flushDirty();
+  fb.i32(ctx.ord).i32(seg).get(ctx.OFF).i32(size).call(rmw ? Import.RMW_READ : Import.READ).op(Op.END);
+}
+
+/** Stores local `from` (`size` bits) at seg:OFF; the call-out path records whether the block must end. */
+export function store(ctx: EmitContext, seg: number, size: number, from: number): void {
+  const fb = ctx.fb;
+  fb.block().block();
+  fastPath(ctx, seg, size >> 3, Access.WRITE);
+  fb.get(ctx.PHYS).get(from).mem(STORE[size], RAM_BASE).br(1).op(Op.END);
+  ctx.flushDirty();
+  fb.i32(ctx.ord).i32(seg).get(ctx.OFF).i32(size).get(from).call(Import.WRITE).set(ctx.EXIT).op(Op.END);
+  ctx.stored = true;
+}
+
+/** Leaves in `into` the stack pointer moved by `delta` (wrapped to 16 bits in its low half for a 16-bit stack). */
+export function movedSp(ctx: EmitContext, delta: number, into: number): void {
+  const fb = ctx.fb;
+  if (ctx.stack32) { ctx.reg32(4); fb.i32(delta).op(Op.I32_ADD).set(into); return; }
+  ctx.reg32(4); fb.i32(~0xffff).op(Op.I32_AND);
+  ctx.reg32(4); fb.i32(delta).op(Op.I32_ADD).i32(0xffff).op(Op.I32_AND).op(Op.I32_OR).set(into);
+}
+
+/** OFF = the stack offset of a stack pointer value held in `sp`. */
+export function stackOffset(ctx: EmitContext, sp: number): void {
+  ctx.fb.get(sp);
+  if (!ctx.stack32) ctx.fb.i32(0xffff).op(Op.I32_AND);
+  ctx.fb.set(ctx.OFF);
+}

@@ -1,0 +1,219 @@
+import type { Cpu } from '../cpu/cpu.js';
+import { CpuFault, GuestError } from '../cpu/faults.js';
+import { IF, RF, TF } from '../cpu/flags.js';
+import { condition } from '../cpu/flags.js';
+import { Interpreter, StopReason } from '../cpu/interpreter.js';
+import { Reg, S, Seg } from '../cpu/state-layout.js';
+import { locateUnsupported } from '../cpu/unsupported.js';
+import { Block, discoverBlock, modeKey } from './block.js';
+import { BlockCache } from './block-cache.js';
+import { buildModule, HelperRecord } from './translate.js';
+
+export interface JitOptions {
+  /** Executions of a block start before it is compiled (0: compile on first sight). */
+  threshold: number;
+  /** Called with each compiled module's bytes (--jit-dump). */
+  onModule?: (bytes: Uint8Array, index: number) => void;
+}
+
+export interface JitStats {
+  blocksCompiled: number;
+  modules: number;
+  invalidations: number;
+  compileMs: number;
+  /** Instructions retired inside translated code. */
+  translatedInstructions: number;
+}
+
+/** At most this many blocks share a module; warm blocks join a hot one's module. */
+const MAX_BATCH = 16;
+/** Past this many known blocks the cache starts over, bounding its memory. */
+const CAPACITY = 1 << 18;
+
+/**
+ * The JIT's run loop: at each block start it runs the block's translation if there is one
+ * (and it fits the budget and the CS limit), otherwise the interpreter up to the next block
+ * end, counting executions to find hot blocks. Translated code calls back into the
+ * interpreter's executors, so faults, interrupts and virtual time are exactly the interpreter's.
+ */
+export class Jit {
+  readonly stats: JitStats = { blocksCompiled: 0, modules: 0, invalidations: 0, compileMs: 0, translatedInstructions: 0 };
+  private readonly cache: BlockCache;
+  private readonly warm: Block[] = [];
+  private readonly warmAt: number;
+  /** The block being run, cpu.retired when it was entered, and the last call-out's instruction and ESP. */
+  private running: Block | null = null;
+  private runningInvalidated = false;
+  private entryRetired = 0;
+  private ord = 0;
+  private faultEsp = 0;
+  /** The call-outs translated code imports, and the instructions `helper` runs, by index. */
+  private readonly imports: Record<string, (...args: number[]) => number>;
+  private records: HelperRecord[] = [];
+
+  constructor(private readonly cpu: Cpu, private readonly interpreter: Interpreter, private readonly memory: WebAssembly.Memory,
+    private readonly options: JitOptions) {
+    if (cpu.mem.tablesOffset < 0) throw new Error('jit: the memory has no room for the page tables (see wasmPagesFor)');
+    this.cache = new BlockCache(cpu.mem);
+    this.cache.onDrop = (block) => {
+      if (block === this.running) this.runningInvalidated = true;
+      if (block.fn !== null) this.stats.invalidations++;
+    };
+    this.warmAt = Math.max(1, options.threshold >> 1);
+    const st = cpu.st;
+    this.imports = {
+      helper: this.helper(),
+      read: (ord, seg, offset, size) => {
+        this.callout(ord);
+        return cpu.readLin(size, cpu.linear(seg, offset, size >> 3));
+      },
+      rmwRead: (ord, seg, offset, size) => {
+        this.callout(ord);
+        const lin = cpu.linearWrite(seg, offset, size >> 3);
+        if (cpu.pagingOn) cpu.probeWrite(lin, size >> 3);
+        return cpu.readLin(size, lin);
+      },
+      write: (ord, seg, offset, size, value) => {
+        this.callout(ord);
+        cpu.writeLin(size, cpu.linearWrite(seg, offset, size >> 3), value);
+        return this.mustExit() ? 1 : 0;
+      },
+      cond: (cc) => (condition(st, cc) ? 1 : 0),
+    };
+  }
+
+  /** Runs up to `budget` instructions, as Interpreter.run does. */
+  run(budget: number): StopReason {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    const interpreter = this.interpreter;
+    let end = cpu.retired + budget;
+    interpreter.stopRequested = false;
+    while (cpu.retired < end) {
+      if (interpreter.stopRequested) return StopReason.STOPPED;
+      const block = this.special() ? null : this.blockAtEip();
+      if (block !== null && block.fn !== null && block.insns.length <= end - cpu.retired
+        && block.lastByte >>> 0 <= st[S.SEG_LIMIT + Seg.CS] >>> 0) {
+        if (!this.runBlock(block)) end--;
+        continue;
+      }
+      const reason = interpreter.run(end - cpu.retired, true);
+      if (reason === StopReason.HALTED || reason === StopReason.STOPPED) return reason;
+    }
+    return StopReason.BUDGET;
+  }
+
+  /** States the interpreter handles one block at a time: halted, interrupt due or shadowed, debugging. */
+  private special(): boolean {
+    const st = this.cpu.st;
+    return st[S.HALTED] !== 0 || st[S.INT_SHADOW] !== 0 || (st[S.INTR] !== 0 && (st[S.EFLAGS] & IF) !== 0)
+      || (st[S.EFLAGS] & (TF | RF)) !== 0 || this.cpu.debugActive;
+  }
+
+  /** The block starting at CS:EIP in this mode (decoded on first sight), compiled once hot; null when the fetch would fault. */
+  private blockAtEip(): Block | null {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    const eip = st[S.EIP];
+    let phys: number;
+    if (cpu.pagingOn) {
+      try {
+        phys = cpu.paging.translate(cpu.codeLinear(eip), false);
+      } catch (e) {
+        if (e instanceof CpuFault) return null; // the interpreter raises it at the instruction
+        throw e;
+      }
+    } else {
+      phys = st[S.SEG_BASE + Seg.CS] + eip;
+    }
+    phys &= st[S.A20_MASK];
+    const key = modeKey(cpu);
+    let block = this.cache.find(phys, eip, key);
+    if (block === null) {
+      if (this.cache.size >= CAPACITY) {
+        this.cache.clear();
+        this.records = [];
+      }
+      block = discoverBlock(cpu, this.interpreter, phys, eip, key);
+      this.cache.add(block);
+    }
+    if (block.fn === null && block.insns.length > 0) {
+      if (block.hits >= this.options.threshold) this.compile(block);
+      else if (++block.hits === this.warmAt && this.options.threshold > 1) this.warm.push(block);
+    }
+    return block;
+  }
+
+  /** Runs a compiled block; returns false when it ended in a delivered fault (which uses budget, as in the interpreter). */
+  private runBlock(block: Block): boolean {
+    const cpu = this.cpu;
+    this.running = block;
+    this.runningInvalidated = false;
+    this.entryRetired = cpu.retired;
+    try {
+      const retired = block.fn!();
+      cpu.retired = this.entryRetired + retired;
+      this.stats.translatedInstructions += retired;
+      return true;
+    } catch (e) {
+      const eip = block.eips[this.ord];
+      if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, eip, e);
+      if (!(e instanceof CpuFault)) throw e;
+      cpu.retired = this.entryRetired + this.ord;
+      this.stats.translatedInstructions += this.ord;
+      this.interpreter.deliverFault(e, eip, this.faultEsp);
+      return false;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** Every call-out from translated code: the instruction count and the fault point are exact here. */
+  private callout(ord: number): void {
+    this.cpu.retired = this.entryRetired + ord;
+    this.ord = ord;
+    this.faultEsp = this.cpu.st[Reg.ESP];
+  }
+
+  /** After an instruction run by a call-out: whether the interpreter must see the next instruction. */
+  private mustExit(): boolean {
+    const cpu = this.cpu;
+    return this.interpreter.stopRequested || this.runningInvalidated || this.special() || modeKey(cpu) !== this.running!.key;
+  }
+
+  /** The helper import: runs a recorded instruction through the interpreter's executor. */
+  private helper(): (index: number) => number {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    const interpreter = this.interpreter;
+    return (index) => {
+      const { block, ord } = this.records[index];
+      this.callout(ord);
+      const insn = block.insns[ord];
+      if (insn.needsChecks) interpreter.checkAttributes(insn);
+      const next = block.nexts[ord];
+      st[S.EIP] = next;
+      insn.exec(cpu, insn);
+      if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+      return this.mustExit() || st[S.EIP] !== next ? 1 : 0;
+    };
+  }
+
+  /** Compiles a hot block together with the warm blocks waiting, into one module. */
+  private compile(hot: Block): void {
+    const started = performance.now();
+    const blocks = [hot];
+    while (this.warm.length > 0 && blocks.length < MAX_BATCH) {
+      const b = this.warm.pop()!;
+      if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
+    }
+    const bytes = buildModule(blocks, this.cpu.mem.tablesOffset, this.records);
+    const module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(module, { e: { m: this.memory }, j: this.imports });
+    blocks.forEach((b, k) => { b.fn = instance.exports[`b${k}`] as () => number; });
+    this.stats.modules++;
+    this.stats.blocksCompiled += blocks.length;
+    this.stats.compileMs += performance.now() - started;
+    this.options.onModule?.(bytes, this.stats.modules - 1);
+  }
+}
