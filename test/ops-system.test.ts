@@ -7,7 +7,7 @@ import { StopReason } from '../core/cpu/interpreter.js';
 
 const HLT = 0xf4, O32 = 0x66;
 const CR0_RESET = 0x60000010, CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8;
-const CR4_TSD = 4, CR4_DE = 8, CR4_PAE = 0x20;
+const CR4_TSD = 4, CR4_DE = 8, CR4_MCE = 0x40;
 
 // ---- machines with a handler per exception vector: vector v runs the stub at 0x9000 + 16 v ----
 
@@ -116,12 +116,12 @@ describe('system instructions', () => {
       expect(text(ebx, edx, ecx)).to.equal('WasmvisorCPU');
     });
 
-    it('leaf 1: the P6 signature and only the features implemented (FPU, DE, PSE, TSC, MSR, CX8, APIC, SEP, MTRR, PGE, CMOV, FXSR)', () => {
+    it('leaf 1: the P6 signature and only the features implemented (FPU, DE, PSE, TSC, MSR, PAE, CX8, APIC, SEP, MTRR, PGE, CMOV, FXSR)', () => {
       const [eax, ebx, ecx, edx] = cpuid(1);
       expect(eax).to.equal(CPU_SIGNATURE);
       expect((eax >> 8) & 0xf).to.equal(6);
       expect([ebx, ecx]).to.deep.equal([0, 0]);
-      expect(edx).to.equal(1 | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 24));
+      expect(edx).to.equal(1 | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15) | (1 << 24));
     });
 
     it('extended leaves report 0x80000004 and the brand string', () => {
@@ -269,7 +269,7 @@ describe('system instructions', () => {
       const cases: [number[], number][] = [
         [[0x0f, 0x22, 0xc0], 0x80000010],
         [[0x0f, 0x22, 0xc0], 0x20000011],
-        [[0x0f, 0x22, 0xe0], CR4_PAE],
+        [[0x0f, 0x22, 0xe0], CR4_MCE],
       ];
       for (const [code, value] of cases) {
         const h = protectedMode(code).set(Reg.EAX, value);

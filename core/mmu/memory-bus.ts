@@ -44,6 +44,8 @@ export class MemoryBus {
   onCodeWrite: (address: number, bytes: number) => void = () => {};
   /** Region of each MMIO page, by page number. */
   private readonly pageRegion = new Map<number, { base: number; handlers: MmioHandlers }>();
+  /** Cached result of openBusPage (recomputed after mapMmio). */
+  private openBus = -1;
 
   constructor(memory: WebAssembly.Memory, readonly ramSize: number) {
     if (ramSize % (1 << PAGE_SHIFT) !== 0) throw new Error(`RAM size ${ramSize} is not a multiple of 4 KiB`);
@@ -71,6 +73,22 @@ export class MemoryBus {
       this.pageKind[page] = PAGE_MMIO;
       this.pageRegion.set(page, region);
     }
+    this.openBus = -1;
+  }
+
+  /**
+   * A page below 4 GiB where nothing is mapped, also with A20 masked: accesses beyond the 32-bit
+   * bus (PAE frames above 4 GiB, which our RAM never reaches) are routed there, so reads see
+   * open bus and writes are dropped, as for any unmapped address.
+   */
+  openBusPage(): number {
+    if (this.openBus < 0) {
+      const A20_PAGE = 0x100;
+      let page = (1 << (32 - PAGE_SHIFT)) - 1;
+      while (page > 0 && (this.pageKind[page] !== PAGE_UNMAPPED || this.pageKind[page & ~A20_PAGE] !== PAGE_UNMAPPED)) page--;
+      this.openBus = page * PAGE_SIZE;
+    }
+    return this.openBus;
   }
 
   /** True when the whole page holding `address` is plain RAM. */

@@ -3,7 +3,7 @@ import { APIC_BASE_RESET, Cpu, CPU_SIGNATURE, CR4_DE, CR0_EM, CR0_ET, CR0_MP, CR
 import { fault, Vec } from '../faults.js';
 import { IF, RF, VM } from '../flags.js';
 import { DR6_BD, DR7_GD } from '../debug-registers.js';
-import { CR4_PGE, CR4_PSE } from '../../mmu/paging.js';
+import { CR4_PAE, CR4_PGE, CR4_PSE, Paging } from '../../mmu/paging.js';
 import { setSegmentCache } from '../segments.js';
 import { Reg, S, Seg } from '../state-layout.js';
 import { storeSystemWord } from './descriptors.js';
@@ -24,9 +24,11 @@ const CR0_WRITABLE = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_A
 /** CR4.OSFXSR: the OS uses FXSAVE/FXRSTOR (it would enable the SSE state, which we do not have). */
 const CR4_TSD = 0x4, CR4_OSFXSR = 0x200;
 /** CR4 bits of features we implement; setting any other is setting a reserved bit, #GP(0). */
-const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR;
+const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR;
 /** Control-register bits whose change makes every cached translation stale. */
-const CR0_PAGING = CR0_PG | CR0_WP, CR4_PAGING = CR4_PSE | CR4_PGE;
+const CR0_PAGING = CR0_PG | CR0_WP, CR4_PAGING = CR4_PSE | CR4_PAE | CR4_PGE;
+/** Bits whose change by MOV to CR0 or CR4 reloads the PDPTE registers when PAE paging follows (SDM 4.4.1). */
+const CR0_PDPTE_RELOAD = CR0_PG | CR0_CD | CR0_NW, CR4_PDPTE_RELOAD = CR4_PSE | CR4_PAE | CR4_PGE;
 /** State word of CR0-CR4 by number; CR1 does not exist. */
 const CONTROL_REGISTER = [S.CR0, -1, S.CR2, S.CR3, S.CR4];
 
@@ -35,11 +37,11 @@ const DR6_FIXED = 0xffff0ff0 | 0, DR6_WRITABLE = 0xe00f;
 /** DR7 reads with bit 10 set; bits 11, 12, 14 and 15 read as 0. */
 const DR7_FIXED = 0x400, DR7_WRITABLE = 0xffff23ff | 0;
 
-// ---- CPUID: an i686 (family 6) with x87, FXSAVE, the local APIC and MTRRs, without PAE or SSE ----
+// ---- CPUID: an i686 (family 6) with x87, FXSAVE, PAE, the local APIC and MTRRs, without SSE ----
 
 const VENDOR = 'WasmvisorCPU';
 const BRAND = 'wasmvisor virtual i686 CPU';
-const FEATURE_FPU = 1 << 0, FEATURE_FXSR = 1 << 24;
+const FEATURE_FPU = 1 << 0, FEATURE_PAE = 1 << 6, FEATURE_FXSR = 1 << 24;
 const FEATURE_PSE = 1 << 3, FEATURE_TSC = 1 << 4, FEATURE_MSR = 1 << 5, FEATURE_CX8 = 1 << 8, FEATURE_SEP = 1 << 11;
 const FEATURE_PGE = 1 << 13, FEATURE_CMOV = 1 << 15, FEATURE_DE = 1 << 2, FEATURE_MTRR = 1 << 12;
 const FEATURE_APIC = 1 << 9;
@@ -49,8 +51,8 @@ const FEATURE_APIC = 1 << 9;
  * MP tables (core/machine/mp-table.ts), which is how an OS that does not know our vendor string
  * learns that the APIC is there.
  */
-export const CPUID_FEATURES = FEATURE_FPU | FEATURE_DE | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_CX8 | FEATURE_APIC
-  | FEATURE_SEP | FEATURE_MTRR | FEATURE_PGE | FEATURE_CMOV | FEATURE_FXSR;
+export const CPUID_FEATURES = FEATURE_FPU | FEATURE_DE | FEATURE_PSE | FEATURE_TSC | FEATURE_MSR | FEATURE_PAE | FEATURE_CX8
+  | FEATURE_APIC | FEATURE_SEP | FEATURE_MTRR | FEATURE_PGE | FEATURE_CMOV | FEATURE_FXSR;
 const MAX_BASIC_LEAF = 1, MAX_EXTENDED_LEAF = 0x80000004;
 
 /** Four characters of `text` from `offset` as a little-endian dword, NUL-padded. */
@@ -213,13 +215,16 @@ function writeCr0(cpu: Cpu, v: number): void {
   if ((v & CR0_PG) !== 0 && (v & CR0_PE) === 0) fault(Vec.GP, 0);
   if ((v & CR0_NW) !== 0 && (v & CR0_CD) === 0) fault(Vec.GP, 0);
   const old = cpu.st[S.CR0];
-  cpu.st[S.CR0] = (v & CR0_WRITABLE) | CR0_ET;
+  const cr0 = (v & CR0_WRITABLE) | CR0_ET;
+  if (((old ^ cr0) & CR0_PDPTE_RELOAD) !== 0 && Paging.paeActive(cr0, cpu.st[S.CR4])) cpu.paging.loadPdptes(cpu.st[S.CR3]);
+  cpu.st[S.CR0] = cr0;
   if (((old ^ v) & CR0_PAGING) !== 0) cpu.pagingChanged();
 }
 
 function writeCr4(cpu: Cpu, v: number): void {
   if ((v & ~CR4_WRITABLE) !== 0) fault(Vec.GP, 0);
   const old = cpu.st[S.CR4];
+  if (((old ^ v) & CR4_PDPTE_RELOAD) !== 0 && Paging.paeActive(cpu.st[S.CR0], v)) cpu.paging.loadPdptes(cpu.st[S.CR3]);
   cpu.st[S.CR4] = v;
   if (((old ^ v) & CR4_PAGING) !== 0) cpu.pagingChanged();
   if (((old ^ v) & CR4_DE) !== 0) cpu.debugChanged();
@@ -232,11 +237,8 @@ const writeControl: Exec = (cpu, i) => {
   const v = cpu.st[i.rm];
   if (word === S.CR0) writeCr0(cpu, v);
   else if (word === S.CR4) writeCr4(cpu, v);
-  else {
-    cpu.st[word] = v;
-    // A CR3 load drops every cached translation but the global pages' (SDM 4.10.4.1).
-    if (word === S.CR3) cpu.paging.flushNonGlobal();
-  }
+  else if (word === S.CR3) cpu.paging.loadCr3(v);
+  else cpu.st[word] = v;
 };
 
 /**
