@@ -280,6 +280,41 @@ describe('hardware task switching', () => {
     });
   });
 
+  describe('JMP to a TSS under PAE paging', () => {
+    // Both PDPTs map 0-4 MiB one to one with 2 MiB pages; linear 0x400000 is physical 0x180000 for A and 0x181000 for B.
+    const PDPT_A = 0x100000, PDPT_B = 0x100020, PD_A = 0x101000, PD_B = 0x102000, PT_A = 0x103000, PT_B = 0x104000;
+    const entry64 = (value: number) => bytes32(value).concat(bytes32(0));
+    function paeTaskMachine(b: Partial<Task32>): CpuHarness {
+      // A: mov eax,[0x400000]; jmp TSS_B.  B: mov ebx,[0x400000]; hlt
+      const h = taskMachine([0xa1, 0, 0, 0x40, 0, ...farTo(JMP, T.TSS_B)], [0x8b, 0x1d, 0, 0, 0x40, 0, 0xf4], b);
+      h.load(PDPT_A, entry64(PD_A | 1)).load(PDPT_B, entry64(PD_B | 1));
+      for (const [pd, pt] of [[PD_A, PT_A], [PD_B, PT_B]]) h.load(pd, [...entry64(0x83), ...entry64(0x200083), ...entry64(pt | 3)]);
+      h.load(PT_A, entry64(0x180003)).load(PT_B, entry64(0x181003));
+      h.load(0x180000, bytes32(0xaaaa)).load(0x181000, bytes32(0xbbbb));
+      const st = h.cpu.st;
+      st[S.CR4] |= 0x20;
+      st[S.CR3] = PDPT_A;
+      st[S.CR0] |= 0x80000000;
+      h.cpu.pagingChanged();
+      h.cpu.paging.loadCr3(PDPT_A);
+      return h;
+    }
+
+    it('reloads the PDPTEs from the new CR3', () => {
+      const h = paeTaskMachine({ cr3: PDPT_B });
+      h.run();
+      expect([h.read32(TSS + 0x28), h.get(Reg.EBX), h.cpu.st[S.CR3]]).to.deep.equal([0xaaaa, 0xbbbb, PDPT_B]);
+    });
+
+    it('a present PDPTE with a reserved bit in the new CR3 is #GP(0) at the JMP, in the old task, nothing switched', () => {
+      const h = paeTaskMachine({ cr3: PDPT_B });
+      h.load(PDPT_B, entry64(PD_B | 1 | 2));
+      const f = runToFault(h);
+      expect([f.vector, f.errorCode, h.cpu.st[S.TR], h.cpu.st[S.CR3]]).to.deep.equal([Vec.GP, 0, Sel.TSS, PDPT_A]);
+      expect(access(h, T.TSS_B)).to.equal(0x89);
+    });
+  });
+
   describe('16-bit TSS', () => {
     it('CALL loads the 16-bit state: word registers (upper halves 0xFFFF), null FS and GS, a 16-bit CS; links and nests', () => {
       const h = with16BitTask(taskMachine([...farTo(CALL, T.TSS_16), 0xf4], [0xf4]));

@@ -1,3 +1,4 @@
+import { Paging } from '../mmu/paging.js';
 import { CR0_TS, type Cpu } from './cpu.js';
 import { CpuFault, fault, Vec } from './faults.js';
 import { EFLAGS_WRITABLE, NT, VM } from './flags.js';
@@ -106,6 +107,9 @@ function switchTask(cpu: Cpu, selector: number, d: Descriptor, kind: Switch, err
   const tss32 = (d.flags & TSS_32BIT) !== 0;
   if (d.limit >>> 0 < (tss32 ? TSS32_MIN_LIMIT : TSS16_MIN_LIMIT)) fault(Vec.TS, selector & 0xfffc);
   const next = readTaskState(cpu, d.base, tss32);
+  const loadsCr3 = tss32 && cpu.pagingOn;
+  // Bad PDPTEs under PAE: #GP(0) in the old task, nothing changed (the SDM leaves the case open).
+  if (loadsCr3 && Paging.paeActive(st[S.CR0], st[S.CR4])) cpu.paging.checkPdpt(next.cr3);
   const oldSelector = st[S.TR] & 0xffff;
   // IRET saves the old task with NT clear: it is no longer nested.
   const eflags = kind === Switch.IRET ? cpu.eflags & ~NT : cpu.eflags;
@@ -122,11 +126,6 @@ function switchTask(cpu: Cpu, selector: number, d: Descriptor, kind: Switch, err
   st[S.TR_LIMIT] = d.limit;
   st[S.TR_FLAGS] = d.flags | TSS_BUSY;
   st[S.CR0] |= CR0_TS;
-  // CR3 is read only from a 32-bit TSS and only with paging on (as Bochs does); a 16-bit task keeps the address space.
-  if (tss32 && cpu.pagingOn) {
-    st[S.CR3] = next.cr3;
-    cpu.paging.flushNonGlobal();
-  }
   st[S.EIP] = next.eip;
   cpu.setEflags(next.eflags, EFLAGS_WRITABLE);
   for (let r = Reg.EAX; r <= Reg.EDI; r++) st[r] = next.regs[r];
@@ -136,6 +135,9 @@ function switchTask(cpu: Cpu, selector: number, d: Descriptor, kind: Switch, err
   st[S.LDTR] = next.ldt;
   st[S.LDTR_BASE] = 0;
   st[S.LDTR_LIMIT] = 0;
+  // CR3 is read only from a 32-bit TSS and only with paging on (as Bochs does); a 16-bit task keeps
+  // the address space. Under PAE the new PDPTEs were checked before the commit point, so this cannot fault.
+  if (loadsCr3) cpu.paging.loadCr3(next.cr3);
   try {
     loadTaskSegments(cpu, next);
     if (errorCode >= 0) cpu.push(tss32 ? 32 : 16, errorCode);

@@ -207,13 +207,21 @@ export class Paging {
    * set (2:1, 8:5, 63:36) is #GP(0), and then no register changes (SDM 4.4.1).
    */
   loadPdptes(cr3: number): void {
+    this.checkPdpt(cr3);
+    this.pdpte.set(this.pdpt);
+  }
+
+  /**
+   * Reads the PDPT at `cr3` and raises the #GP(0) its load would, changing nothing: a task switch
+   * checks the new task's PDPT before its commit point, so the fault is raised in the old task.
+   */
+  checkPdpt(cr3: number): void {
     const pdpt = this.pdpt;
     const base = cr3 & PDPT_MASK;
     for (let k = 0; k < 8; k++) pdpt[k] = this.mem.read32((base + k * 4) & this.st[S.A20_MASK]);
     for (let k = 0; k < 8; k += 2) {
       if ((pdpt[k] & PTE_P) !== 0 && ((pdpt[k] & PDPTE_RESERVED) !== 0 || (pdpt[k + 1] & PAE_HIGH_RESERVED) !== 0)) fault(Vec.GP, 0);
     }
-    this.pdpte.set(pdpt);
   }
 
   /** Forgets every translation (paging turned on or off, CR0.WP, CR4.PSE, CR4.PAE or CR4.PGE changed). */
