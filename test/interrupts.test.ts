@@ -19,7 +19,7 @@ describe('exception delivery', () => {
     expect(h.read16(0x8000 - 4)).to.equal(0);                               // CS
   });
 
-  it('protected mode: an empty IDT entry makes #GP with error code vector * 8 + 2', () => {
+  it('protected mode: an empty IDT entry makes #GP with error code vector * 8 + 2, + 1 (EXT) while delivering an exception', () => {
     const h = new CpuHarness().flat32([0x0f, 0x0b, 0xf4]);                  // ud2
     const idt = 0x3000;
     h.cpu.st[S.IDTR_BASE] = idt;
@@ -29,7 +29,7 @@ describe('exception delivery', () => {
     h.run();
     expect(h.eip).to.equal(0x5001);
     const esp = h.get(Reg.ESP);
-    expect(h.read32(esp)).to.equal(6 * 8 + 2);                               // error code
+    expect(h.read32(esp)).to.equal(6 * 8 + 2 + 1);                           // error code: IDT entry 6, EXT
     expect(h.read32(esp + 4)).to.equal(0x10000);                             // EIP of the UD2
     expect(h.read32(esp + 8)).to.equal(0x08);                                // CS
   });
@@ -53,6 +53,54 @@ describe('exception delivery', () => {
     h.cpu.st[S.IDTR_BASE] = 0x3000;
     h.cpu.st[S.IDTR_LIMIT] = 0x7ff;
     // #UD finds an empty gate (#GP), #GP finds one too (#DF), and #DF's empty gate ends the machine.
-    expect(() => h.run()).to.throw(/triple fault at 0008:00010000: #GP\(0x32\) could not be delivered \(#GP\(0x6a\) while delivering it\)/);
+    expect(() => h.run()).to.throw(/triple fault at 0008:00010000: #GP\(0x33\) could not be delivered \(#GP\(0x6b\) while delivering it\)/);
+  });
+
+  it('INT n to an empty entry is #GP(n * 8 + 2) without EXT: the program asked for it', () => {
+    const h = new CpuHarness().flat32([0xcd, 0x40, 0xf4]);                  // int 0x40
+    h.cpu.st[S.IDTR_BASE] = 0x3000;
+    h.cpu.st[S.IDTR_LIMIT] = 0x7ff;
+    gate(h, 0x3000, 13, 0x08, 0x5000);
+    h.load(0x5000, [0xf4]);
+    h.run();
+    expect(h.read32(h.get(Reg.ESP))).to.equal(0x40 * 8 + 2);
+  });
+
+  it('ICEBP to an empty #DB entry is #GP(1 * 8 + 2 + EXT): it is delivered as an external event', () => {
+    const h = new CpuHarness().flat32([0xf1, 0xf4]);                        // icebp
+    h.cpu.st[S.IDTR_BASE] = 0x3000;
+    h.cpu.st[S.IDTR_LIMIT] = 0x7ff;
+    gate(h, 0x3000, 13, 0x08, 0x5000);
+    h.load(0x5000, [0xf4]);
+    h.run();
+    expect(h.eip).to.equal(0x5001);
+    expect(h.read32(h.get(Reg.ESP))).to.equal(1 * 8 + 2 + 1);
+  });
+
+  it('a #PF while delivering a #GP is handled serially (SDM table 6-5), not a double fault', () => {
+    // ud2 -> #GP(0x33) from the empty #UD entry; the #GP gate names selector 0x18, whose GDT entry
+    // lies on an absent page -> #PF, which is delivered (to 0x6000), not escalated to #DF (0x7000).
+    const h = new CpuHarness().flat32([0x0f, 0x0b, 0xf4]);
+    const st = h.cpu.st;
+    const GDT = 0x1ff0, PD = 0x100000, PT = 0x101000;
+    h.load(GDT + 8, [0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0]);
+    st[S.GDTR_BASE] = GDT;
+    st[S.GDTR_LIMIT] = 0x1f;
+    st[S.IDTR_BASE] = 0x3000;
+    st[S.IDTR_LIMIT] = 0x7ff;
+    gate(h, 0x3000, 13, 0x18, 0x5000);
+    gate(h, 0x3000, 14, 0x08, 0x6000);
+    gate(h, 0x3000, 8, 0x08, 0x7000);
+    h.load(0x5000, [0xf4]).load(0x6000, [0xf4]).load(0x7000, [0xf4]);
+    const dword = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24];
+    h.load(PD, dword(PT | 3));
+    h.load(PT, Array.from({ length: 1024 }, (_, k) => (k === 2 ? 0 : (k << 12) | 3)).flatMap(dword));
+    st[S.CR3] = PD;
+    st[S.CR0] |= 0x80000000;
+    h.cpu.pagingChanged();
+    h.run();
+    expect(h.eip).to.equal(0x6001);
+    expect(st[S.CR2]).to.equal(GDT + 0x18);
+    expect(h.read32(h.get(Reg.ESP))).to.equal(0);                           // #PF error code: supervisor read, not present
   });
 });

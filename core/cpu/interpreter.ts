@@ -5,7 +5,7 @@ import { CpuFault, fault, GuestError, Vec } from './faults.js';
 import { locateUnsupported, unsupported } from './unsupported.js';
 import { IF, RF, TF } from './flags.js';
 import { DR6_BS, DR7_GD } from './debug-registers.js';
-import { deliverException, deliverInterrupt } from './interrupts.js';
+import { deliverException, deliverExternal } from './interrupts.js';
 import { realOrV86 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
 import { Exec, HandlerMap, SharedExec } from './ops/operands.js';
@@ -241,12 +241,7 @@ export class Interpreter {
   private deliverDebug(): void {
     this.cpu.st[S.HALTED] = 0;
     this.cpu.st[S.DR0 + 7] &= ~DR7_GD;
-    try {
-      deliverInterrupt(this.cpu, Vec.DB, -1, false);
-    } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
-      deliverException(this.cpu, e);
-    }
+    deliverExternal(this.cpu, Vec.DB);
   }
 
   private acceptInterrupt(): void {
@@ -254,11 +249,6 @@ export class Interpreter {
     const vector = this.acknowledgeInterrupt();
     if (vector < 0) return;
     this.cpu.st[S.HALTED] = 0;
-    try {
-      deliverInterrupt(this.cpu, vector, -1, false);
-    } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
-      deliverException(this.cpu, e);
-    }
+    deliverExternal(this.cpu, vector);
   }
 }

@@ -96,17 +96,44 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   cpu.setEflags(0, TF | NT | RF | VM | (type & 1 ? 0 : IF));
 }
 
+/** Error-code bit 0 (EXT): the fault happened while delivering an event external to the program. */
+const EXT = 1;
+/** Exceptions whose error code names a selector or IDT entry, and so carries EXT. */
+const SELECTOR_ERROR_CODE = new Set([Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
+
+/** The fault with EXT set in its error code (SDM 6.13), for faults raised while delivering an external event. */
+function external(f: CpuFault): CpuFault {
+  return SELECTOR_ERROR_CODE.has(f.vector) && f.errorCode >= 0 ? new CpuFault(f.vector, f.errorCode | EXT) : f;
+}
+
 /**
- * Delivers a CPU exception raised by an instruction, escalating to a double fault when the
- * delivery itself faults, and to a triple fault (an error for the user) after that.
+ * Delivers an event external to the program (a hardware interrupt, a debug trap, ICEBP): a
+ * fault during its delivery is an exception of its own, with EXT set in the error code.
+ */
+export function deliverExternal(cpu: Cpu, vector: number): void {
+  try {
+    deliverInterrupt(cpu, vector, -1, false);
+  } catch (e) {
+    if (!(e instanceof CpuFault)) throw e;
+    deliverException(cpu, external(e));
+  }
+}
+
+/**
+ * Delivers a CPU exception raised by an instruction. A fault while delivering it (EXT set) is
+ * handled serially or becomes a double fault as SDM table 6-5 says: contributory after
+ * contributory, or anything but a benign exception after #PF. A fault while delivering #DF is a
+ * triple fault (an error for the user).
  */
 export function deliverException(cpu: Cpu, f: CpuFault): void {
   const code = cpu.protectedMode && HAS_ERROR_CODE.has(f.vector) ? Math.max(0, f.errorCode) : -1;
   try {
     deliverInterrupt(cpu, f.vector, code, false);
-  } catch (second) {
-    if (!(second instanceof CpuFault)) throw second;
-    const escalate = f.vector === Vec.DF || (CONTRIBUTORY.has(f.vector) || f.vector === Vec.PF) && (CONTRIBUTORY.has(second.vector) || second.vector === Vec.PF);
+  } catch (caught) {
+    if (!(caught instanceof CpuFault)) throw caught;
+    const second = external(caught);
+    const secondSerious = CONTRIBUTORY.has(second.vector) || second.vector === Vec.PF;
+    const escalate = (CONTRIBUTORY.has(f.vector) && CONTRIBUTORY.has(second.vector)) || (f.vector === Vec.PF && secondSerious);
     if (f.vector === Vec.DF) throw tripleFault(cpu, f, second);
     if (escalate || !cpu.protectedMode) {
       try {

@@ -3,9 +3,10 @@ import type { BoundInsn } from '../decode-cache.js';
 import { fault, Vec } from '../faults.js';
 import { condition, getOF } from '../flags.js';
 import { farCall, farJump, farReturn, interruptReturn } from '../far-transfer.js';
-import { deliverInterrupt } from '../interrupts.js';
+import { deliverExternal, deliverInterrupt } from '../interrupts.js';
 import { Reg, S, Seg } from '../state-layout.js';
 import { checkV86Iopl } from '../v86.js';
+import { DR7_GD } from '../debug-registers.js';
 import { HandlerMap, reader, readMemoryPair, signExtend } from './operands.js';
 
 /** Sets EIP to a near target, truncated to the operand size and checked against the CS limit. */
@@ -97,10 +98,14 @@ export const CONTROL_OPS: HandlerMap = {
   },
   INT3: () => (cpu) => softwareInterrupt(cpu, Vec.BP),
   INTO: () => (cpu) => { if (getOF(cpu.st)) softwareInterrupt(cpu, Vec.OF); },
-  /** ICEBP: a #DB trap that leaves DR6 alone and, not being INT n, skips the IDT gate's DPL check. */
+  /**
+   * ICEBP: a #DB trap that leaves DR6 alone and, not being INT n, skips the IDT gate's DPL check;
+   * like any #DB it clears DR7.GD for the handler, and faults while delivering it carry EXT.
+   */
   INT1: () => (cpu) => {
     cpu.interruptInstruction = true;
-    deliverInterrupt(cpu, Vec.DB, -1, false);
+    cpu.st[S.DR0 + 7] &= ~DR7_GD;
+    deliverExternal(cpu, Vec.DB);
   },
   IRET: (_e, o32) => (cpu) => interruptReturn(cpu, o32),
   BOUND: (_e, o32) => {
