@@ -58,6 +58,14 @@ describe('debug: TF single-step', () => {
     expect(h.eip).to.equal(0x1012);
   });
 
+  it('traps after each iteration of a REP string instruction, with IP on it until the count runs out', () => {
+    // SET_TF; mov di,0x800; mov cx,3; rep stosb; CLEAR_TF; hlt
+    const h = realStepper([...SET_TF, 0xbf, 0x00, 0x08, 0xb9, 0x03, 0x00, 0xf3, 0xaa, ...CLEAR_TF, 0xf4]);
+    h.run();
+    expect(savedIps(h).slice(0, 5)).to.deep.equal([0x100a, 0x100d, 0x100d, 0x100d, 0x100f]);
+    expect(h.get(Reg.ECX) & 0xffff).to.equal(0);
+  });
+
   it('holds the trap after MOV SS and POP SS until after the next instruction', () => {
     // SET_TF; xor ax,ax; mov ss,ax; nop; push ss; pop ss; nop; CLEAR_TF; hlt
     const h = realStepper([...SET_TF, 0x31, 0xc0, 0x8e, 0xd0, 0x90, 0x16, 0x17, 0x90, ...CLEAR_TF, 0xf4]);
@@ -176,7 +184,7 @@ describe('debug: DR0-DR3 breakpoints', () => {
     expect(h.cpu.st[S.DR0 + 7] & 0x2000).to.equal(0);
   });
 
-  it('REP STOSB takes the element loop while a breakpoint is enabled and traps after the instruction', () => {
+  it('REP STOSB traps after the iteration that hits a data breakpoint, EIP on the REP, then resumes and finishes', () => {
     // mov edi,0x700; mov ecx,16; xor eax,eax; rep stosb; hlt
     const h = flatStepper([0xbf, 0x00, 0x07, 0x00, 0x00, 0xb9, 0x10, 0x00, 0x00, 0x00, 0x31, 0xc0, 0xf3, 0xaa, 0xf4]);
     h.load(0x700, new Array(16).fill(0xff));
@@ -185,9 +193,9 @@ describe('debug: DR0-DR3 breakpoints', () => {
     h.cpu.debugChanged();
     h.run();
     expect(h.read32(LOG)).to.equal(1);
-    expect(h.read32(LOG + 8)).to.equal(0x1000e);
+    expect(h.read32(LOG + 8)).to.equal(0x1000c);        // saved EIP: the REP STOSB itself, mid-way
     expect(h.read32(LOG + 12) & 0xf).to.equal(2);
-    expect(h.read32(0x70c)).to.equal(0);
+    expect([h.get(Reg.ECX), h.read32(0x70c)]).to.deep.equal([0, 0]);
   });
 
   it('with CR4.DE, R/W 10 is an I/O breakpoint: OUT to the port traps (DR6.B3)', () => {

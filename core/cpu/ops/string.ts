@@ -2,7 +2,7 @@ import type { Insn } from '../../decoder/decoder.js';
 import type { OpcodeEntry } from '../../decoder/table.js';
 import { Cpu, CR0_PG } from '../cpu.js';
 import { CpuFault } from '../faults.js';
-import { DF, getZF, setSub } from '../flags.js';
+import { DF, getZF, setSub, TF } from '../flags.js';
 import { RAM_BASE, Reg, S, Seg } from '../state-layout.js';
 import { checkIoPermission } from './io.js';
 import { Builder, HandlerMap, operandSize } from './operands.js';
@@ -74,7 +74,9 @@ function stringOp(makeElement: (size: number) => Element, compares: boolean, mak
       }
       let count = cpu.getReg(asize, Reg.ECX) >>> 0;
       if (count === 0) return;
-      const n = Math.min(count, REP_CHUNK);
+      // Debug traps come between iterations, with EIP on the instruction while eCX is not 0:
+      // single-step after each one, a data breakpoint after the one that hit (SDM 17.3.1).
+      const n = (cpu.st[S.EFLAGS] & TF) !== 0 ? 1 : Math.min(count, REP_CHUNK);
       if (bulk !== undefined && bulk(cpu, i, asize, step, n)) {
         count -= n;
         cpu.setReg(asize, Reg.ECX, count);
@@ -84,6 +86,7 @@ function stringOp(makeElement: (size: number) => Element, compares: boolean, mak
           element(cpu, i, asize, step);
           cpu.setReg(asize, Reg.ECX, --count);
           if (compares && (getZF(cpu.st) !== 0 ? 1 : 0) === stopOnZf) return;
+          if (cpu.debugActive && cpu.debug.hits !== 0) break;
         }
       }
       if (count !== 0) cpu.st[S.EIP] = i.start;
