@@ -1,0 +1,77 @@
+// Boots a Linux kernel + initrd to the end (power-off halt, exit, or an instruction limit) and
+// returns everything the boot test and the boot benchmark look at. Runs in a worker thread too
+// (linux-boot-worker.ts), so that two boots can be compared side by side on two cores.
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { createMachine } from '../index.js';
+import type { RunEnd } from '../index.js';
+
+/**
+ * The kernel command line of `npm run linux`, the boot test and the boot benchmark.
+ * `cryptomgr.notests` skips the crypto API's self-tests: Debian's kernel runs a Diffie-Hellman
+ * test in a kernel thread that never yields (no preemption points in mpi_powm), costing several
+ * billion guest instructions before init can run — seconds on hardware, minutes here.
+ */
+export const LINUX_BOOT_CMDLINE = 'console=ttyS0 cryptomgr.notests';
+
+/** The epoch the boot test and the benchmark give the RTC, so that runs are reproducible. */
+export const BOOT_TEST_EPOCH = '2026-01-01T00:00:00Z';
+
+export interface LinuxBootOptions {
+  kernel: string;
+  initrd?: string;
+  cmdline: string;
+  memoryMiB?: number;
+  rtcEpoch?: string;
+  maxInstructions?: number;
+  /** Guest output that counts as "booted": the instruction count and time when it first appears are recorded. */
+  marker?: string;
+}
+
+/** Plain data, so that it crosses from a worker thread unchanged. */
+export interface LinuxBoot {
+  output: string;
+  reason: RunEnd;
+  /** The guest error that ended the run (triple fault, unsupported instruction). */
+  error?: string;
+  instructions: number;
+  virtualNs: number;
+  wallMs: number;
+  /** Guest instructions, virtual ns and wall ms when the marker had been printed (undefined when it never was). */
+  atMarker?: { instructions: number; virtualNs: number; wallMs: number };
+}
+
+export function bootLinux(options: LinuxBootOptions): LinuxBoot {
+  const started = performance.now();
+  const machine = createMachine({ memoryMiB: options.memoryMiB ?? 128, rtcStartTime: Date.parse(options.rtcEpoch ?? BOOT_TEST_EPOCH) });
+  const chunks: Buffer[] = [];
+  let atMarker: LinuxBoot['atMarker'];
+  let tail = '';
+  machine.onSerialOutput((bytes) => {
+    chunks.push(Buffer.from(bytes));
+    if (options.marker === undefined || atMarker !== undefined) return;
+    tail = (tail + Buffer.from(bytes).toString('latin1')).slice(-4 * options.marker.length);
+    if (tail.includes(options.marker)) {
+      atMarker = { instructions: machine.cpu.retired, virtualNs: machine.virtualNs, wallMs: performance.now() - started };
+    }
+  });
+  machine.loadImage({ name: options.kernel, bytes: new Uint8Array(readFileSync(options.kernel)) }, {
+    cmdline: options.cmdline,
+    initrd: options.initrd === undefined ? undefined : { name: options.initrd, bytes: new Uint8Array(readFileSync(options.initrd)) },
+  });
+  const result = machine.runSync({ maxInstructions: options.maxInstructions ?? 3e10 });
+  return {
+    output: Buffer.concat(chunks).toString('latin1'), reason: result.reason, error: result.error?.message,
+    instructions: result.instructions, virtualNs: result.virtualNs, wallMs: performance.now() - started, atMarker,
+  };
+}
+
+/** The same boot in a worker thread: several run in parallel on as many cores. */
+export function bootLinuxInWorker(options: LinuxBootOptions): Promise<LinuxBoot> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./linux-boot-worker.js', import.meta.url), { workerData: options });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => { if (code !== 0) reject(new Error(`Linux boot worker exited with status ${code}`)); });
+  });
+}
