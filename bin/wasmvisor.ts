@@ -116,6 +116,7 @@ async function boot(args: string[]): Promise<number> {
   try {
     result = await machine.run({
       maxInstructions,
+      realTime: process.stdin.isTTY === true,
       beforeInstruction: values.trace ? (cpu) => process.stderr.write(traceLine(cpu) + '\n') : undefined,
     });
   } finally {

@@ -51,6 +51,38 @@ describe('machine run loop and virtual time', () => {
     });
     expect(outputs[0]).to.equal(outputs[1]);
   });
+
+  it('realTime: an idle guest waits for the host clock to reach its timer, and host input wakes it at once', async () => {
+    // Real mode: PIT channel 0 one-shot (mode 0) of 0xFFFF ticks = 54.9 ms, IRQ 0 unmasked; sti; hlt; then exit 7.
+    const program = [
+      0xfa, 0xb0, 0x30, 0xe6, 0x43, 0xb0, 0xff, 0xe6, 0x40, 0xe6, 0x40,
+      0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21,
+      0xb0, 0xfe, 0xe6, 0x21, 0xfb, 0xf4, 0xeb, 0xfd,
+    ];
+    const handler = [0x66, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x66, 0xe7, 0xf4];
+    const boot = () => {
+      const machine = createMachine({ memoryMiB: 2 });
+      machine.applyBootPlan({
+        format: 'flat', description: 'pit one-shot',
+        writes: [{ address: 0x7c00, bytes: Uint8Array.from(program) }, { address: 0x20, bytes: Uint8Array.of(0, 0x7d, 0, 0) },
+          { address: 0x7d00, bytes: Uint8Array.from(handler) }],
+        entry: { mode: 'real', cs: 0, eip: 0x7c00, registers: { esp: 0x7c00 } },
+      });
+      return machine;
+    };
+    const paced = boot();
+    const started = performance.now();
+    const result = await paced.run({ realTime: true });
+    expect(result.exitValue).to.equal(7);
+    expect(performance.now() - started).to.be.at.least(45);
+    expect(result.virtualNs).to.be.within(54e6, 56e6);
+    // The same wait ends early when host input (here stop()) arrives: virtual time stops where the host clock was.
+    const woken = boot();
+    const run = woken.run({ realTime: true });
+    setTimeout(() => woken.stop(), 5);
+    expect((await run).reason).to.equal('stopped');
+    expect(woken.virtualNs).to.be.below(50e6);
+  });
 });
 
 function helloElf(): Uint8Array {

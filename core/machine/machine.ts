@@ -38,6 +38,13 @@ export interface RunOptions {
   maxInstructions?: number;
   /** Called before each instruction with the CPU, for tracing; slows the run down. */
   beforeInstruction?: (cpu: Cpu) => void;
+  /**
+   * `run()` only: while the guest idles (HLT with interrupts on), wait for the host clock to
+   * reach the next timer event instead of skipping to it, so that an interactive guest's
+   * `sleep 1` takes a second; host input ends the wait at once. Virtual time then depends on
+   * the host, so runs are no longer reproducible: for terminals, not for tests.
+   */
+  realTime?: boolean;
 }
 
 export type RunEnd =
@@ -209,13 +216,16 @@ export class Machine {
   /** Runs in slices, yielding to the event loop between them so host input and stop() get through. */
   async run(options: RunOptions = {}): Promise<RunResult> {
     const limit = this.cpu.retired + (options.maxInstructions ?? Infinity);
+    const origin = { wallMs: performance.now(), virtualNs: this.virtualNs };
     for (;;) {
-      const end = this.runSlice(limit, options);
+      const end = this.runSlice(limit, options, !options.realTime);
       if (end !== null) return end;
       if (this.haltedForGood()) {
         // Asleep with interrupts on and no timer: only host input or stop() can change anything.
-        await new Promise<void>((resolve) => { this.inputWaiter = resolve; });
-        this.inputWaiter = null;
+        await this.hostInput(Infinity);
+        if (this.stopRequested) return this.result('stopped');
+      } else if (options.realTime && this.idle()) {
+        await this.idleInRealTime(origin);
         if (this.stopRequested) return this.result('stopped');
       } else {
         await yieldToHost();
@@ -223,8 +233,35 @@ export class Machine {
     }
   }
 
+  /** Resolves on host input or stop(), or after `ms` milliseconds. */
+  private hostInput(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === Infinity ? undefined : setTimeout(() => resolve(), ms);
+      this.inputWaiter = () => { if (timer !== undefined) clearTimeout(timer); resolve(); };
+    }).finally(() => { this.inputWaiter = null; });
+  }
+
+  /** Halted with interrupts on, nothing pending: the guest waits for a timer or for input. */
+  private idle(): boolean {
+    return this.cpu.st[S.HALTED] !== 0 && (this.cpu.st[S.EFLAGS] & IF) !== 0 && this.cpu.st[S.INTR] === 0;
+  }
+
+  /**
+   * Waits until the host clock, counted from the run's start, reaches the next timer event (or
+   * input arrives), then moves virtual time to the host-clock time reached, never past the event.
+   * A guest slower than real time never waits: its virtual time goes straight to the event.
+   */
+  private async idleInRealTime(origin: { wallMs: number; virtualNs: number }): Promise<void> {
+    const hostNs = (): number => origin.virtualNs + (performance.now() - origin.wallMs) * 1e6;
+    const deadline = this.scheduler.nextDeadlineNs();
+    const waitMs = (deadline - hostNs()) / 1e6;
+    if (waitMs > 1) await this.hostInput(waitMs);
+    const reached = Math.min(deadline, hostNs());
+    if (reached > this.virtualNs) this.advanceIdleTo(reached);
+  }
+
   /** One slice of execution; returns a result when the run is over, null to go on. */
-  private runSlice(limit: number, options: RunOptions): RunResult | null {
+  private runSlice(limit: number, options: RunOptions, skipIdle = true): RunResult | null {
     const started = performance.now();
     try {
       const budget = Math.min(SLICE, limit - this.cpu.retired, this.instructionsToNextDeadline());
@@ -244,7 +281,7 @@ export class Machine {
       if (this.stopRequested) return this.result('stopped');
       if (reason === StopReason.HALTED) {
         if ((this.cpu.st[S.EFLAGS] & IF) === 0) return this.result('halt');
-        this.skipToNextDeadline();
+        if (skipIdle) this.skipToNextDeadline();
       }
       if (this.cpu.retired >= limit) return this.result('limit');
       return null;
@@ -267,7 +304,12 @@ export class Machine {
   private skipToNextDeadline(): void {
     const deadline = this.scheduler.nextDeadlineNs();
     if (deadline === Infinity) return;
-    this.idleNs += Math.max(0, deadline - this.virtualNs);
+    this.advanceIdleTo(deadline);
+  }
+
+  /** Virtual time passes while the CPU is halted: the clock, the TSC and the timers move on. */
+  private advanceIdleTo(ns: number): void {
+    this.idleNs += Math.max(0, ns - this.virtualNs);
     this.cpu.haltedTicks = Math.floor(this.idleNs / this.nsPerInstruction);
     this.scheduler.advanceTo(this.virtualNs);
   }
