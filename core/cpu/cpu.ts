@@ -53,6 +53,8 @@ export class Cpu implements ByteSource {
   readonly debug = new DebugRegisters();
   /** Set by INT n, INT3, INTO and INT1: no single-step trap follows them (their handler starts with TF clear). */
   interruptInstruction = false;
+  /** Told when FERR# is asserted (an unmasked x87 error reported with CR0.NE clear); the chipset latches IRQ 13. */
+  onFpuError: (() => void) | null = null;
   /** IA32_APIC_BASE: the local APIC's base (it stays mapped at 0xFEE00000), bit 11 global enable, bit 8 BSP. */
   apicBase = APIC_BASE_RESET;
   /** Stored model-specific registers (the MTRRs) as [low, high]; absent ones read as 0. */

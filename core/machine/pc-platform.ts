@@ -7,6 +7,7 @@ import { LocalApic } from '../../devices/local-apic.js';
 import { I440fx, I440FX_DEVICE } from '../../devices/i440fx.js';
 import { IoApic, IO_APIC_BASE } from '../../devices/io-apic.js';
 import { PciBus } from '../../devices/pci-bus.js';
+import { FpuErrorLatch } from '../../devices/fpu-error.js';
 import { DualPic } from '../../devices/pic-8259.js';
 import { Piix3, PIIX3_DEVICE } from '../../devices/piix3.js';
 import { Pit8254 } from '../../devices/pit-8254.js';
@@ -37,7 +38,7 @@ export interface PlatformOptions {
 
 /**
  * The PC chipset around the CPU: dual 8259A PIC, 8254 PIT, MC146818 RTC/CMOS, 8042 with a
- * keyboard (and the A20 gate), VGA text mode, PCI configuration mechanism #1 with the i440FX host
+ * keyboard (and the A20 gate), VGA text mode, the FPU error latch on IRQ 13, PCI configuration mechanism #1 with the i440FX host
  * bridge (00:00.0) and the PIIX3 ISA bridge (00:01.0), the I/O APIC and the local APIC.
  *
  * Each ISA IRQ line reaches both the 8259A and the I/O APIC (IRQ 0 on input 2, see mp-table.ts).
@@ -54,6 +55,7 @@ export class PcPlatform {
   readonly vga: VgaText;
   readonly apic: LocalApic;
   readonly ioApic: IoApic;
+  readonly fpuError: FpuErrorLatch;
   readonly pci: PciBus;
   readonly hostBridge = new I440fx();
   readonly isaBridge = new Piix3();
@@ -64,6 +66,8 @@ export class PcPlatform {
     this.rtc = new RtcCmos(io, scheduler, this.pic.irq(8), { startTime: options.rtcStartTime, memorySizeBytes: options.memorySize });
     this.ps2 = new Ps2Controller(io, this.keyboard, this.pic.irq(1), this.pic.irq(12));
     this.vga = new VgaText(io);
+    this.fpuError = new FpuErrorLatch(io, this.pic.irq(13));
+    cpu.onFpuError = () => this.fpuError.ferr(true);
     mem.mapMmio(TEXT_MEMORY_BASE, TEXT_MEMORY_SIZE, this.vga.mmio, 'vga-text');
     this.apic = new LocalApic(scheduler);
     mem.mapMmio(LOCAL_APIC_BASE, 0x1000, this.apic.mmio, 'local-apic');

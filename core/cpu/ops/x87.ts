@@ -55,10 +55,14 @@ function regs(esc: number, first: number, count: number, op: Op, kind = 0): void
  * CR0.NE set. With NE clear the PC reports it through FERR# (IRQ 13 at the chipset): we assert
  * FPU_FERR for the platform and continue as if IGNNE# were asserted, raising nothing.
  */
-function checkPending(st: Int32Array): void {
+function checkPending(cpu: Cpu): void {
+  const st = cpu.st;
   if ((st[S.FPU_SW] & ES) === 0) return;
   if ((st[S.CR0] & CR0_NE) !== 0) fault(Vec.MF);
-  st[S.FPU_FERR] = 1;
+  if (st[S.FPU_FERR] === 0) {
+    st[S.FPU_FERR] = 1;
+    cpu.onFpuError?.();
+  }
 }
 
 const escape: Exec = (cpu, i) => {
@@ -69,7 +73,7 @@ const escape: Exec = (cpu, i) => {
   const op = i.mod === 3 ? registerOps[index] : memoryOps[index];
   if (op === undefined) fault(Vec.UD);
   const kind = i.mod === 3 ? registerKinds[index] : memoryKinds[index];
-  if ((kind & NO_WAIT) === 0) checkPending(st);
+  if ((kind & NO_WAIT) === 0) checkPending(cpu);
   if (kind === 0) {
     st[S.FPU_FIP] = i.start;
     st[S.FPU_FCS] = st[S.SEL + Seg.CS];
@@ -428,7 +432,7 @@ export const X87_OPS: HandlerMap = {
   /** WAIT: #NM with TS and MP both set, then any pending exception. */
   WAIT: () => (cpu) => {
     if ((cpu.st[S.CR0] & (CR0_TS | CR0_MP)) === (CR0_TS | CR0_MP)) fault(Vec.NM);
-    checkPending(cpu.st);
+    checkPending(cpu);
   },
   FXSAVE: () => (cpu, i) => {
     const lin = fxsaveChecks(cpu, i);
