@@ -10,7 +10,7 @@ export interface VmmStats {
   deliveries: Record<string, number>;
   /** Guest instructions the monitor executed (each trap and hook is one). */
   instructions: number;
-  /** Host milliseconds spent in the monitor (trap emulation, hooks and deliveries). */
+  /** Host milliseconds spent in the monitor (trap emulation, hooks and deliveries), estimated from every 64th entry. */
   hostMs: number;
   /** Shadow descriptors made from the guest's tables, and tracked writes that dropped shadows. */
   shadowFills: number;

@@ -22,7 +22,6 @@ export function emulateTrap(monitor: Monitor, e: CpuFault): BoundInsn | CpuFault
   const cpu = monitor.cpu;
   const st = cpu.st;
   const eip = st[S.EIP], esp = st[Reg.ESP];
-  const started = performance.now();
   monitor.enter();
   try {
     const insn = decode(cpu, eip, st[S.CS_DEFAULT32] !== 0, new BoundInsn());
@@ -42,6 +41,5 @@ export function emulateTrap(monitor: Monitor, e: CpuFault): BoundInsn | CpuFault
     return f;
   } finally {
     monitor.leave();
-    monitor.counters.hostMs += performance.now() - started;
   }
 }

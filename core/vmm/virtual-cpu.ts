@@ -35,10 +35,10 @@ export class VirtualCpu {
     this.cpu.shadow = null;
     if (!this.deprivileged) return;
     st[S.CPL] = 0;
-    for (const seg of [Seg.CS, Seg.SS]) {
-      st[S.SEL + seg] &= ~3;
-      st[S.SEG_FLAGS + seg] &= ~DPL_BITS;
-    }
+    st[S.SEL + Seg.CS] &= ~3;
+    st[S.SEL + Seg.SS] &= ~3;
+    st[S.SEG_FLAGS + Seg.CS] &= ~DPL_BITS;
+    st[S.SEG_FLAGS + Seg.SS] &= ~DPL_BITS;
   }
 
   /**
