@@ -68,8 +68,8 @@ describe('deprivileging monitor', () => {
 const KERNELS = ['hello/hello.elf', 'selftest/selftest.bin', 'paging/paging.bin', 'protected/protected.bin', 'v86/v86.bin',
   'tasks/tasks.bin', 'debug/debug.bin', 'apic/apic.bin', 'transparency/transparency.bin'];
 
-function bootKernel(path: string, virt: VirtMode) {
-  const machine = createMachine({ memoryMiB: 64, virt });
+function bootKernel(path: string, virt: VirtMode, jit = false) {
+  const machine = createMachine({ memoryMiB: 64, virt, jit: { enabled: jit, threshold: 0 } });
   const chunks: Uint8Array[] = [];
   machine.onSerialOutput((bytes) => chunks.push(bytes));
   machine.onDebugOutput((bytes) => chunks.push(bytes));
@@ -88,6 +88,18 @@ describe('test kernels under --virt deprivileged', () => {
       expect(deprivileged.stats.vmm!.instructions).to.be.greaterThan(0);
     });
   }
+});
+
+describe('the JIT under the monitor', () => {
+  it('transparency and tasks, every block compiled at first sight, match direct mode (hooks reached through the executors it calls)', () => {
+    for (const path of ['transparency/transparency.bin', 'tasks/tasks.bin']) {
+      const direct = bootKernel(path, 'direct');
+      const translated = bootKernel(path, 'deprivileged', true);
+      expect(translated.output, path).to.equal(direct.output);
+      expect(translated.result, path).to.deep.equal(direct.result);
+      expect(translated.stats.jit!.translatedInstructions, path).to.be.greaterThan(0);
+    }
+  });
 });
 
 describe('wasmvisor boot --virt', () => {
