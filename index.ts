@@ -3,7 +3,8 @@
  * Everything exported here is host-neutral (no Node APIs), so it runs in browsers as well.
  */
 export { createMachine, Machine } from './core/machine/machine.js';
-export type { MachineOptions, MachineStats, RunEnd, RunOptions, RunResult } from './core/machine/machine.js';
+export type { MachineOptions, MachineStats, RunEnd, RunOptions, RunResult, VirtMode } from './core/machine/machine.js';
+export type { VmmStats } from './core/vmm/stats.js';
 export { ImageError } from './core/machine/loaders/boot-plan.js';
 export type { BootPlan, GuestImage, LoadOptions } from './core/machine/loaders/boot-plan.js';
 export { planBoot } from './core/machine/loaders/detect.js';

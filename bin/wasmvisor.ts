@@ -2,7 +2,8 @@
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMachine, DEFAULT_JIT_THRESHOLD, Machine, RunResult } from '../core/machine/machine.js';
+import { createMachine, DEFAULT_JIT_THRESHOLD, Machine, RunResult, VIRT_MODES, VirtMode } from '../core/machine/machine.js';
+import type { VmmStats } from '../core/vmm/stats.js';
 import { ImageError } from '../core/machine/loaders/boot-plan.js';
 import { disassemble } from '../core/decoder/disassembler.js';
 import { traceLine } from '../core/machine/trace.js';
@@ -41,9 +42,13 @@ Options:
   --load-address ADDR      where a flat binary is loaded (default 0x7C00)
   --max-instructions N     stop after N guest instructions
   --trace                  print every instruction with the registers to stderr
-  --stats                  print instruction count, virtual and host time at exit
+  --stats                  print instruction count, virtual and host time at exit (and the
+                           monitor's traps, hooks and time with --virt deprivileged)
                            (and the JIT's counters when it is on)
   --jit on|off             translate hot code into WebAssembly (default off)
+  --virt MODE              direct: guest ring 0 runs at ring 0 (default); deprivileged: at
+                           ring 1 under the monitor, which traps and emulates privileged
+                           instructions and hooks the sensitive ones (--stats counts them)
   --jit-threshold N        executions of a block before it is compiled (default ${DEFAULT_JIT_THRESHOLD};
                            0 compiles every block on first sight)
   --jit-dump DIR           write each compiled module to DIR/module-NNNNN.wasm (binary only:
@@ -86,7 +91,7 @@ async function boot(args: string[]): Promise<number> {
     format: { type: 'string' }, 'load-address': { type: 'string' }, 'max-instructions': { type: 'string' },
     trace: { type: 'boolean' }, stats: { type: 'boolean' }, 'expect-exit': { type: 'string' },
     screen: { type: 'boolean' }, 'rtc-epoch': { type: 'string' }, kernel: { type: 'string' }, initrd: { type: 'string' },
-    jit: { type: 'string' }, 'jit-threshold': { type: 'string' }, 'jit-dump': { type: 'string' },
+    jit: { type: 'string' }, 'jit-threshold': { type: 'string' }, 'jit-dump': { type: 'string' }, virt: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { console.log(BOOT_HELP); return STATUS_OK; }
@@ -103,7 +108,9 @@ async function boot(args: string[]): Promise<number> {
   const initrd = values.initrd !== undefined ? readGuestFile(values.initrd as string) : undefined;
 
   const rtcStartTime = values['rtc-epoch'] !== undefined ? parseEpoch(values['rtc-epoch'] as string) : Date.now();
-  const machine = createMachine({ memoryMiB, rtcStartTime, jit });
+  const virt = (values.virt as string | undefined) ?? 'direct';
+  if (!VIRT_MODES.includes(virt as VirtMode)) throw new UsageError(`--virt: must be ${VIRT_MODES.join(' or ')}, not '${virt}'`);
+  const machine = createMachine({ memoryMiB, rtcStartTime, jit, virt: virt as VirtMode });
   machine.loadImage(image, {
     cmdline: values.append as string | undefined, modules, initrd, format: format as 'auto',
     flatAddress: values['load-address'] ? parseInteger('--load-address', values['load-address'] as string) : undefined,
@@ -183,6 +190,18 @@ function printStatistics(machine: Machine): void {
     process.stderr.write(`wasmvisor: JIT: ${j.blocksCompiled} blocks in ${j.modules} modules, ${j.invalidations} invalidations, `
       + `${j.compileMs.toFixed(1)} ms compiling, ${share}% of instructions translated\r\n`);
   }
+  if (s.vmm) printMonitorStatistics(s.vmm, s.instructions);
+}
+
+/** The deprivileging monitor's counters: traps and hooks by instruction, deliveries by vector, its share of the work. */
+function printMonitorStatistics(v: VmmStats, instructions: number): void {
+  const list = (counts: Record<string, number>) => Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const share = instructions > 0 ? (100 * v.instructions / instructions).toFixed(3) : '0.000';
+  process.stderr.write(`wasmvisor: VMM: ${v.instructions} guest instructions in the monitor (${share}%), ${v.hostMs.toFixed(1)} ms host\r\n`
+    + `wasmvisor: VMM traps: ${list(v.traps)}\r\n`
+    + `wasmvisor: VMM hooks: ${list(v.hooks)}\r\n`
+    + `wasmvisor: VMM deliveries: ${list(v.deliveries)}\r\n`
+    + `wasmvisor: VMM shadow descriptors: ${v.shadowFills} made, ${v.shadowWriteFlushes} pages dropped by writes\r\n`);
 }
 
 function disasm(args: string[]): number {

@@ -8,6 +8,7 @@ import { segmentLinear } from './segments.js';
 import { getEflags, setEflags, EFLAGS_FIXED, VM } from './flags.js';
 import { resetFpu } from './x87/fpu-state.js';
 import { DebugRegisters } from './debug-registers.js';
+import type { DescriptorShadow, InterruptMonitor } from './monitor-hooks.js';
 
 /** Descriptor type bits S, code and writable (flags word), and their value for a writable data segment. */
 const SEGMENT_TYPE_BITS = 0x1a, WRITABLE_DATA = 0x12;
@@ -59,6 +60,10 @@ export class Cpu implements ByteSource {
   apicBase = APIC_BASE_RESET;
   /** Stored model-specific registers (the MTRRs) as [low, high]; absent ones read as 0. */
   readonly modelRegisters = new Map<number, [number, number]>();
+  /** The deprivileging monitor's interrupt entry (core/vmm), or null in direct mode. */
+  monitor: InterruptMonitor | null = null;
+  /** The monitor's shadow descriptor tables while deprivileged guest code runs, else null (descriptors come from memory). */
+  shadow: DescriptorShadow | null = null;
 
   constructor(memory: WebAssembly.Memory, readonly mem: MemoryBus, readonly io: IoBus) {
     this.st = new Int32Array(memory.buffer, STATE_BASE, 0x400);

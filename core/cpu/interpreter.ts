@@ -50,6 +50,18 @@ function loadsSs(insn: BoundInsn): boolean {
 /** Why a run slice stopped. */
 export const enum StopReason { BUDGET = 0, HALTED = 1, STOPPED = 2, BLOCK_END = 3 }
 
+/**
+ * The deprivileging monitor's two hooks into the loop (core/vmm); absent in direct mode.
+ * `sensitive` wraps the executor of each table entry marked `sens` once, at attach time, so
+ * translated code that calls executors calls the hooks too. `trap` sees each fault an
+ * instruction raised (EIP and ESP at its start) and either emulates the instruction, returning
+ * it (it then retires), or returns the fault to deliver.
+ */
+export interface MonitorHooks {
+  sensitive(entry: OpcodeEntry, exec: SharedExec): SharedExec;
+  trap(e: CpuFault): BoundInsn | CpuFault;
+}
+
 /** Checks that cost nothing for ordinary instructions: LOCK rules, privilege, mode. */
 const CHECKED_ATTRS = Attr.PRIV | Attr.PM;
 
@@ -72,6 +84,7 @@ export class Interpreter {
   stopRequested = false;
   /** Acknowledges the pending external interrupt and returns its vector (the interrupt controller). */
   acknowledgeInterrupt: (() => number) | null = null;
+  private monitor: MonitorHooks | null = null;
 
   constructor(readonly cpu: Cpu) {
     this.cache = new DecodeCache(cpu.mem);
@@ -80,6 +93,16 @@ export class Interpreter {
     this.hot = [...HOT_EXECUTORS, ...new Array(6 - HOT_EXECUTORS.length).fill(never)];
     this.exec16 = buildExecutors(INSTRUCTION_FAMILIES, false);
     this.exec32 = buildExecutors(INSTRUCTION_FAMILIES, true);
+  }
+
+  /** Installs the deprivileging monitor's hooks; before the first instruction runs (decoded instructions keep their executors). */
+  attachMonitor(monitor: MonitorHooks): void {
+    this.monitor = monitor;
+    for (const entry of OPCODES) {
+      if ((entry.attrs & Attr.SENS) === 0) continue;
+      this.exec16[entry.id] = monitor.sensitive(entry, this.exec16[entry.id]);
+      this.exec32[entry.id] = monitor.sensitive(entry, this.exec32[entry.id]);
+    }
   }
 
   /**
@@ -99,23 +122,44 @@ export class Interpreter {
         if (!(e instanceof CpuFault)) throw e;
         // A delivered exception uses budget too, so a guest whose handler faults again and
         // again still returns control to the machine.
-        end--;
-        this.deliverFault(e, this.faultEip, this.faultEsp);
+        if (!this.deliverFault(e, this.faultEip, this.faultEsp)) end--;
         if (this.stopRequested) return StopReason.STOPPED;
       }
     }
   }
 
-  /** Rolls EIP and ESP back to the faulting instruction's and delivers the exception (also for translated code). */
-  deliverFault(e: CpuFault, eip: number, esp: number): void {
+  /**
+   * Rolls EIP and ESP back to the faulting instruction's and delivers the exception (also for
+   * translated code). Returns true when the monitor emulated the instruction instead: it retired.
+   */
+  deliverFault(e: CpuFault, eip: number, esp: number): boolean {
     const st = this.cpu.st;
     st[S.EIP] = eip;
     st[Reg.ESP] = esp;
+    let f = e;
+    if (this.monitor !== null) {
+      const singleStep = (st[S.EFLAGS] & TF) !== 0;
+      const emulated = this.monitor.trap(e);
+      if (!(emulated instanceof CpuFault)) {
+        this.retireEmulated(emulated, singleStep);
+        return true;
+      }
+      f = emulated;
+    }
     // A fault replaces the traps its instruction would have raised; its frame holds RF = 1 (SDM 17.3.1.1).
     this.deferredDebug = 0;
     st[S.EFLAGS] |= RF;
-    deliverException(this.cpu, e);
+    deliverException(this.cpu, f);
     if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+    return false;
+  }
+
+  /** What the loop does after an instruction, for one the monitor emulated. */
+  private retireEmulated(insn: BoundInsn, singleStep: boolean): void {
+    const cpu = this.cpu;
+    cpu.retired++;
+    if (cpu.st[S.INT_SHADOW] !== 0) cpu.st[S.INT_SHADOW]--;
+    if (singleStep || cpu.debugActive || this.deferredDebug !== 0) this.debugTraps(insn, singleStep);
   }
 
   /** The instruction loop; a fault unwinds to run(), which delivers it and comes back. */

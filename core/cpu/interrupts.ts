@@ -20,6 +20,7 @@ const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
  */
 export function deliverInterrupt(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
   if (!cpu.protectedMode) deliverReal(cpu, vector);
+  else if (cpu.monitor !== null) cpu.monitor.deliver(vector, errorCode, software);
   else deliverProtected(cpu, vector, errorCode, software);
 }
 
@@ -45,9 +46,9 @@ function deliverReal(cpu: Cpu, vector: number): void {
  * EIP and the error code; otherwise at the current level on the current stack. The frame is
  * written before any register changes, so a fault while writing it leaves the state as it was.
  * From V86 mode (CPL 3) the handler must be non-conforming ring-0 code, else #GP(selector)
- * (v86.ts builds that frame).
+ * (v86.ts builds that frame). The deprivileging monitor calls this in its guest view.
  */
-function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+export function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
   const st = cpu.st;
   const v86 = (st[S.EFLAGS] & VM) !== 0;
   const idt = vector * 8;

@@ -63,7 +63,9 @@ export function readDescriptor(cpu: Cpu, selector: number, vector: number = Vec.
   if (!selectorInTable(cpu, selector)) fault(vector, selector & 0xfffc);
   const st = cpu.st;
   const address = ((selector & 4) !== 0 ? st[S.LDTR_BASE] : st[S.GDTR_BASE]) + (selector & 0xfff8);
-  const d = decodeDescriptor(cpu.readSystem(32, address), cpu.readSystem(32, address + 4));
+  // While the deprivileging monitor runs guest code, descriptors come from its shadow tables.
+  const shadow = cpu.shadow;
+  const d = shadow !== null ? shadow.descriptor(address) : decodeDescriptor(cpu.readSystem(32, address), cpu.readSystem(32, address + 4));
   d.address = address;
   return d;
 }

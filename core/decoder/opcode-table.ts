@@ -14,8 +14,10 @@
  * z immediate of word/dword, p far pointer, q qword, s pseudo-descriptor, a BOUND pair.
  *
  * Attributes: lock (LOCK allowed with a memory destination), end (ends a basic block), priv
- * (CPL 0 only), iopl (needs CPL <= IOPL outside V86 rules), sens (sensitive: reveals or
- * changes privileged state without trapping — a VMM hook), pm (protected mode only; #UD in
+ * (CPL 0 only), iopl (needs CPL <= IOPL outside V86 rules), sens (sensitive: run at CPL 1
+ * instead of 0 it would reveal or change privileged state without trapping, so the
+ * deprivileging monitor hooks it; CLI, STI and RDTSC with CR4.TSD fault at CPL 1 and are
+ * emulated from the #GP instead), pm (protected mode only; #UD in
  * real and V86 mode), rep (string instruction honouring REP prefixes), mem (ModRM must name
  * memory), f=READ/WRITTEN flags with o s z a p c d i t, `cc` for the condition's flags,
  * u=UNDEFINED flags.
@@ -279,8 +281,8 @@ F7 /6 DIV Ev ; f=/oszapc u=oszapc
 F7 /7 IDIV Ev ; f=/oszapc u=oszapc
 F8 CLC ; f=/c
 F9 STC ; f=/c
-FA CLI ; iopl sens f=/i
-FB STI ; iopl sens f=/i
+FA CLI ; iopl f=/i
+FB STI ; iopl f=/i
 FC CLD ; f=/d
 FD STD ; f=/d
 FE /0 INC Eb ; lock f=/oszap
@@ -317,9 +319,9 @@ FF /6 PUSH Ev
 0F 22 MOV Cd,Rd ; priv end
 0F 23 MOV Dd,Rd ; priv
 0F 30 WRMSR ; priv
-0F 31 RDTSC ; sens
+0F 31 RDTSC
 0F 32 RDMSR ; priv
-0F 34 SYSENTER ; end
+0F 34 SYSENTER ; end sens
 0F 35 SYSEXIT ; end priv
 0F 40+cc CMOVcc Gv,Ev ; f=cc/
 0F 80+cc Jcc Jz ; end f=cc/

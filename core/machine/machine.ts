@@ -15,9 +15,15 @@ import { PcPlatform } from './pc-platform.js';
 import { Scheduler } from './scheduler.js';
 import { OutputBuffer } from './output-buffer.js';
 import { Jit, JitStats } from '../jit/jit.js';
+import { Monitor } from '../vmm/monitor.js';
+import type { VmmStats } from '../vmm/stats.js';
 
 /** Executions of a block start before the JIT compiles it (--jit-threshold). */
 export const DEFAULT_JIT_THRESHOLD = 50;
+
+/** How guest ring 0 runs: at ring 0 ('direct'), or at ring 1 under the deprivileging monitor (core/vmm). */
+export type VirtMode = 'direct' | 'deprivileged';
+export const VIRT_MODES: readonly VirtMode[] = ['direct', 'deprivileged'];
 
 export interface MachineOptions {
   /** Guest RAM in MiB (default 64). */
@@ -31,6 +37,8 @@ export interface MachineOptions {
   rtcStartTime?: number;
   /** Translate hot blocks into WebAssembly (default off in this increment). */
   jit?: { enabled?: boolean; threshold?: number; onModule?: (bytes: Uint8Array, index: number) => void };
+  /** Default 'direct' until 'deprivileged' passes everything 'direct' passes. */
+  virt?: VirtMode;
 }
 
 export interface RunOptions {
@@ -73,6 +81,8 @@ export interface MachineStats {
   mips: number;
   /** JIT counters, when the JIT is on. */
   jit?: JitStats;
+  /** The deprivileging monitor's traps, hooks and time, with --virt deprivileged. */
+  vmm?: VmmStats;
 }
 
 const SLICE = 1 << 20;
@@ -91,6 +101,8 @@ export class Machine {
   readonly cpu: Cpu;
   readonly interpreter: Interpreter;
   readonly jit: Jit | null;
+  /** The deprivileging monitor, or null in direct mode. */
+  readonly monitor: Monitor | null;
   readonly platform: PcPlatform;
   readonly com1: Uart16550;
   readonly debugConsole: DebugConsole;
@@ -115,6 +127,9 @@ export class Machine {
     this.mem = new MemoryBus(this.memory, this.memorySize);
     this.cpu = new Cpu(this.memory, this.mem, this.io);
     this.interpreter = new Interpreter(this.cpu);
+    const virt = options.virt ?? 'direct';
+    if (!VIRT_MODES.includes(virt)) throw new RangeError(`virtualization mode '${virt}' is not one of ${VIRT_MODES.join(', ')}`);
+    this.monitor = virt === 'deprivileged' ? new Monitor(this.cpu, this.interpreter) : null;
     const jit = options.jit;
     this.jit = jit?.enabled ? new Jit(this.cpu, this.interpreter, this.memory, {
       threshold: jit.threshold ?? DEFAULT_JIT_THRESHOLD, onModule: jit.onModule,
@@ -180,6 +195,7 @@ export class Machine {
     cpu.st[S.EIP] = entry.eip;
     const order: RegisterName[] = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
     order.forEach((name, r) => { cpu.st[Reg.EAX + r] = entry.registers[name] ?? 0; });
+    this.monitor?.resync();
   }
 
   /** The GDT and selectors a boot protocol prescribes (Linux: __BOOT_CS 0x10, __BOOT_DS 0x18). */
@@ -335,6 +351,7 @@ export class Machine {
     const instructions = this.cpu.retired;
     const stats: MachineStats = { instructions, virtualNs: this.virtualNs, hostMs: this.hostMs, mips: this.hostMs > 0 ? instructions / this.hostMs / 1000 : 0 };
     if (this.jit !== null) stats.jit = { ...this.jit.stats };
+    if (this.monitor !== null) stats.vmm = this.monitor.stats();
     return stats;
   }
 }

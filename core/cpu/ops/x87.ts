@@ -3,6 +3,7 @@ import { Cpu, CR0_EM, CR0_MP, CR0_NE, CR0_TS } from '../cpu.js';
 import { fault, Vec } from '../faults.js';
 import { AF, CF, condition, OF, PF, SF as SIGN_FLAG, setFlagBits, ZF } from '../flags.js';
 import { Reg, S, Seg } from '../state-layout.js';
+import { guestSelector } from '../monitor-hooks.js';
 import { binary, compare } from '../x87/fpu-arith.js';
 import {
   bcdToBigInt, bigIntToBcd, F80, fromBigInt, fromDoubleBits, fromSingleBits, INDEFINITE, isDenormal80, isInf80,
@@ -76,11 +77,11 @@ const escape: Exec = (cpu, i) => {
   if ((kind & NO_WAIT) === 0) checkPending(cpu);
   if (kind === 0) {
     st[S.FPU_FIP] = i.start;
-    st[S.FPU_FCS] = st[S.SEL + Seg.CS];
+    st[S.FPU_FCS] = guestSelector(cpu, Seg.CS);
     st[S.FPU_FOP] = (esc << 8) | (i.mod << 6) | (i.reg << 3) | i.rm;
     if (i.mod !== 3) {
       st[S.FPU_FDP] = cpu.ea(i);
-      st[S.FPU_FDS] = st[S.SEL + i.seg];
+      st[S.FPU_FDS] = guestSelector(cpu, i.seg);
     }
     // C1 reports rounding up or stack overflow; we never round up knowingly.
     st[S.FPU_SW] &= ~C1;
