@@ -20,16 +20,24 @@ function acknowledge(machine: Machine): number {
   return inta();
 }
 
+/**
+ * Real-mode set-up: PIT channel 0 in mode 2 counting 1000, the master PIC at vector 8 with only
+ * IRQ 0 unmasked, interrupts still off.
+ */
+const PIT_TICK_ON_IRQ0 = [
+  0xfa,                                                 // cli
+  0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xe8, 0xe6, 0x40, 0xb0, 0x03, 0xe6, 0x40, // PIT ch0 mode 2, 1000
+  0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6, 0x21,       // ICW1, ICW2 = vector 8
+  0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21,       // ICW3, ICW4
+  0xb0, 0xfe, 0xe6, 0x21,                               // unmask IRQ 0 only
+];
+
 describe('PC platform wiring', () => {
   it('a PIT tick reaches the CPU through the PIC: HLT wakes up in the IRQ 0 handler', () => {
     // The PIT first: setting mode 2 raises OUT0 at once (an edge), which the PIC's ICW1 then
     // forgets, so the interrupt that arrives is the end of the first count.
     const program = [
-      0xfa,                                                 // cli
-      0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xe8, 0xe6, 0x40, 0xb0, 0x03, 0xe6, 0x40, // PIT ch0 mode 2, 1000
-      0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6, 0x21,       // ICW1, ICW2 = vector 8
-      0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21,       // ICW3, ICW4
-      0xb0, 0xfe, 0xe6, 0x21,                               // unmask IRQ 0 only
+      ...PIT_TICK_ON_IRQ0,
       0xfb, 0xf4, 0xeb, 0xfd,                               // sti; hlt; jmp hlt
     ];
     const handler = [0x66, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x66, 0xe7, 0xf4]; // mov eax, 7; out 0xF4, eax
@@ -43,11 +51,7 @@ describe('PC platform wiring', () => {
 
   it('the TSC keeps counting while HLT waits for the timer, so it keeps pace with virtual time', () => {
     const program = [
-      0xfa,                                                 // cli
-      0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xe8, 0xe6, 0x40, 0xb0, 0x03, 0xe6, 0x40, // PIT ch0 mode 2, 1000
-      0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6, 0x21,       // ICW1, ICW2 = vector 8
-      0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21,       // ICW3, ICW4
-      0xb0, 0xfe, 0xe6, 0x21,                               // unmask IRQ 0 only
+      ...PIT_TICK_ON_IRQ0,
       0x0f, 0x31, 0x66, 0x89, 0xc3,                         // rdtsc; mov ebx, eax
       0xfb, 0xf4, 0xeb, 0xfd,                               // sti; hlt; jmp hlt
     ];
