@@ -34,6 +34,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "tasks", source: "guests/tasks/tasks.asm", image: "guests/tasks/tasks.bin" },
   { name: "debug", source: "guests/debug/debug.asm", image: "guests/debug/debug.bin" },
   { name: "apic", source: "guests/apic/apic.asm", image: "guests/apic/apic.bin" },
+  { name: "smc", source: "guests/smc/smc.asm", image: "guests/smc/smc.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

@@ -29,7 +29,7 @@ export interface MachineOptions {
    * (2000-01-01), so runs are reproducible; hosts pass Date.now() for wall-clock time.
    */
   rtcStartTime?: number;
-  /** Translate hot blocks into WebAssembly (default off in this increment). */
+  /** Translate hot blocks into WebAssembly (default on). */
   jit?: { enabled?: boolean; threshold?: number; onModule?: (bytes: Uint8Array, index: number) => void };
 }
 
@@ -109,8 +109,8 @@ export class Machine {
     this.cpu = new Cpu(this.memory, this.mem, this.io);
     this.interpreter = new Interpreter(this.cpu);
     const jit = options.jit;
-    this.jit = jit?.enabled ? new Jit(this.cpu, this.interpreter, this.memory, {
-      threshold: jit.threshold ?? DEFAULT_JIT_THRESHOLD, onModule: jit.onModule,
+    this.jit = (jit?.enabled ?? true) ? new Jit(this.cpu, this.interpreter, this.memory, {
+      threshold: jit?.threshold ?? DEFAULT_JIT_THRESHOLD, onModule: jit?.onModule,
     }) : null;
     this.nsPerInstruction = 1e9 / (options.instructionsPerSecond ?? 100e6);
     this.platform = new PcPlatform(this.io, this.mem, this.scheduler, this.cpu, this.interpreter, {
