@@ -59,6 +59,8 @@ export class EmitContext {
   readonly FA: number; readonly FB: number; readonly FR: number; readonly FC: number; readonly FCF: number; readonly FOF: number;
   /** Ordinal (index in the block) of the instruction being emitted. */
   ord = 0;
+  /** Set when the block's last instruction jumps back to its start (translated as a wasm loop). */
+  looping = false;
   /** Whether the instruction being emitted stores to memory (its exit flag must be tested). */
   stored = false;
   flags: FlagRecord | null = null;
@@ -146,6 +148,44 @@ export class EmitContext {
     put(S.LF_CARRY_IN, rec.carry ? this.FC : null, 0);
     put(S.LF_MASK, null, incDec ? ARITH_FLAGS & ~CF : ARITH_FLAGS);
   }
+  /**
+   * The head of a block that loops to its own start: every register in a local (counted dirty,
+   * so slow paths and exits store them all), flags in the state block. The back edge restores
+   * this state, so the loop runs without leaving the function.
+   */
+  enterLoop(): void {
+    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.reg32Drop(r);
+    this.dirty.fill(true);
+    this.flags = null;
+    this.fb.loop();
+  }
+
+  /**
+   * The taken branch back to the block's start, `depth` blocks inside the loop: flags stored,
+   * registers reloaded as at the head, the budget charged; it leaves the function (EIP at the
+   * start) when the rest of the budget cannot hold another pass. (A store that must end the
+   * block was tested where it happened.)
+   */
+  backEdge(depth: number): void {
+    const fb = this.fb;
+    const n = this.block.insns.length;
+    // This path only: the code after it (the fall-through) keeps the compile-time state it had.
+    const saved = { loaded: [...this.loaded], dirty: [...this.dirty], flags: this.flags };
+    this.flushFlags();
+    this.flags = null;
+    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.reg32Drop(r);
+    fb.get(LEFT).i32(n).op(Op.I32_SUB).tee(LEFT).i32(n).op(Op.I32_GE_S).brIf(depth);
+    this.exit(0, this.block.eip, false);
+    saved.loaded.forEach((v, r) => { this.loaded[r] = v; });
+    saved.dirty.forEach((v, r) => { this.dirty[r] = v; });
+    this.flags = saved.flags;
+  }
+
+  private reg32Drop(r: number): void {
+    this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 1);
+    this.loaded[r] = true;
+  }
+
   /** Before a call that may read or change any register or flag: write back, then reload afterwards. */
   spillAll(): void {
     this.flushDirty();

@@ -200,9 +200,17 @@ function relativeTarget(ctx: EmitContext, i: BoundInsn): number {
   return i.o32 ? (next + i.imm) | 0 : (next + i.imm) & 0xffff;
 }
 
+/** Whether instruction `i` (the block's last) jumps back to the block's start: the block is then a loop. */
+export function loopsToStart(ctx: EmitContext, i: BoundInsn): boolean {
+  const key = i.entry!.key;
+  return (key === 'Jcc' || (key === 'JMP' && i.entry!.operands[0].method === 'J')) && !i.needsChecks
+    && relativeTarget(ctx, i) === ctx.block.eip;
+}
+
 function jump(ctx: EmitContext, i: BoundInsn): Emitted {
   if (i.entry!.operands[0].method !== 'J') return Emitted.NO;
   const target = relativeTarget(ctx, i);
+  if (ctx.looping) { ctx.backEdge(0); return Emitted.EXIT; }
   checkTarget(ctx, target);
   ctx.exit(ctx.ord + 1, target);
   return Emitted.EXIT;
@@ -213,8 +221,12 @@ function conditionalJump(ctx: EmitContext, i: BoundInsn): Emitted {
   const target = relativeTarget(ctx, i);
   condition(ctx, i.entry!.embedded);
   fb.if();
-  checkTarget(ctx, target);
-  ctx.exit(ctx.ord + 1, target);
+  // The start lies inside the CS limit (the entry test); the loop's back edge stays in the function.
+  if (ctx.looping) ctx.backEdge(1);
+  else {
+    checkTarget(ctx, target);
+    ctx.exit(ctx.ord + 1, target);
+  }
   fb.op(Op.END);
   ctx.exit(ctx.ord + 1, ctx.block.nexts[ctx.ord]);
   return Emitted.EXIT;

@@ -1,6 +1,6 @@
 import { ModuleBuilder, Op, ValType } from './wasm-emitter.js';
 import { BLOCK_TYPE, EmitContext, LEFT, word } from './emit-context.js';
-import { emitInline, Emitted } from './emit-ops.js';
+import { emitInline, Emitted, loopsToStart } from './emit-ops.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import type { Block } from './block.js';
 
@@ -22,12 +22,21 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
   fb.get(LEFT).i32(n).op(Op.I32_LT_S)
     .i32(block.lastByte).i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).op(Op.I32_OR)
     .if().get(LEFT).op(Op.RETURN).op(Op.END);
+  ctx.ord = n - 1;
+  if (loopsToStart(ctx, block.insns[n - 1])) {
+    ctx.looping = true;
+    ctx.enterLoop();
+  }
   for (let k = 0; k < n; k++) {
     ctx.ord = k;
     ctx.stored = false;
     const insn = block.insns[k];
     const emitted = emitInline(ctx, insn);
-    if (emitted === Emitted.EXIT) { fb.op(Op.UNREACHABLE); return ctx; }
+    if (emitted === Emitted.EXIT) {
+      if (ctx.looping) fb.op(Op.END); // the loop
+      fb.op(Op.UNREACHABLE);
+      return ctx;
+    }
     if (emitted === Emitted.NO) {
       ctx.helper(insn.endsBlock);
       if (insn.endsBlock) return ctx;

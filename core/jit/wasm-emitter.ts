@@ -91,6 +91,7 @@ export class FunctionBody {
   /** Tail call through table 0 with the function type `type` (the index is on the stack). */
   returnCallIndirect(type: number): this { this.code.byte(Op.RETURN_CALL_INDIRECT).u32(type).u32(0); return this; }
   block(type: number = VOID): this { this.code.byte(Op.BLOCK).byte(type); return this; }
+  loop(type: number = VOID): this { this.code.byte(Op.LOOP).byte(type); return this; }
   if(type: number = VOID): this { this.code.byte(Op.IF).byte(type); return this; }
   br(depth: number): this { this.code.byte(Op.BR).u32(depth); return this; }
   brIf(depth: number): this { this.code.byte(Op.BR_IF).u32(depth); return this; }
