@@ -8,7 +8,7 @@ import { getEflags } from '../core/cpu/flags.js';
 import { discoverBlock, modeKey } from '../core/jit/block.js';
 import { translateBlock } from '../core/jit/translate.js';
 import { Bytes } from '../core/jit/wasm-emitter.js';
-import { ROOT } from './support/cli.js';
+import { ROOT, runCli } from './support/cli.js';
 import { BENCH_INSTRUCTIONS } from './support/jit-env.js';
 
 interface Outcome { output: string; reason: string; exitValue?: number; instructions: number; registers: number[]; eflags: number }
@@ -168,6 +168,21 @@ describe('JIT', () => {
       expect(interpreted.exitValue).to.equal(55);
       expect(outcome).to.deep.equal(interpreted);
       expect(machine.stats().jit!.invalidations).to.be.at.least(9);
+    });
+  });
+
+  describe('CLI', () => {
+    it('--jit on runs translated (--stats shows the JIT counters); --jit off runs the interpreter alone', () => {
+      const on = runCli(['boot', 'guests/hello/hello.elf', '--stats', '--jit', 'on']);
+      expect(on.stderr).to.match(/JIT: \d+ blocks in \d+ modules/);
+      const off = runCli(['boot', 'guests/hello/hello.elf', '--stats', '--jit', 'off']);
+      expect(off.stdout).to.equal(on.stdout);
+      expect(off.stderr).to.not.include('JIT:');
+      const forced = runCli(['boot', 'guests/hello/hello.elf', '--stats', '--jit', 'on', '--jit-threshold', '0']);
+      expect(forced.stderr).to.include('100.0% of instructions translated');
+      const bad = runCli(['boot', 'guests/hello/hello.elf', '--jit', 'off', '--jit-threshold', '0']);
+      expect(bad.status).to.equal(2);
+      expect(bad.stderr).to.include('need the JIT on');
     });
   });
 

@@ -101,7 +101,8 @@ export function discoverBlock(cpu: Cpu, interpreter: Interpreter, phys: number, 
     if (insn.entry === undefined) break;
     interpreter.bind(insn);
     insns.push(insn);
-    if (insn.endsBlock) break;
+    // After INVLPG the code page's own mapping may have changed: the next fetch must translate.
+    if (insn.endsBlock || insn.entry.key === 'INVLPG') break;
     offset = code32 ? (offset + insn.length) | 0 : offset + insn.length;
   }
   return new Block(phys, eip, key, insns);

@@ -200,10 +200,12 @@ export class Jit {
         const insn = block.insns[ord];
         if (insn.needsChecks) interpreter.checkAttributes(insn);
         const next = block.nexts[ord];
+        const a20 = st[S.A20_MASK];
         st[S.EIP] = next;
         insn.exec(cpu, insn);
         if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
-        return this.mustExit() || st[S.EIP] !== next ? 1 : 0;
+        // A20 moved (port 0x92): the code's physical page may have changed under its EIP.
+        return this.mustExit() || st[S.EIP] !== next || st[S.A20_MASK] !== a20 ? 1 : 0;
       },
       read: (index, left, seg, offset, size) => {
         this.callout(records[index], left);

@@ -64,7 +64,11 @@ export class Linker {
     for (const link of block.exits) {
       link.dead = true;
       if (link.target === null) this.stopWaiting(link);
-      else link.target.incoming.splice(link.target.incoming.indexOf(link), 1);
+      else {
+        const incoming = link.target.incoming;
+        const k = incoming.indexOf(link);
+        if (k >= 0) incoming.splice(k, 1);
+      }
       link.target = null;
       this.table.set(link.slot, this.stub);
       this.free.push(link.slot);
