@@ -45,12 +45,13 @@ Options:
   --stats                  print instruction count, virtual and host time at exit (and the
                            monitor's traps, hooks and time with --virt deprivileged)
                            (and the JIT's counters when it is on)
-  --jit on|off             translate hot code into WebAssembly (default off)
+  --jit on|off             translate hot code into WebAssembly (default on; the
+                           environment variable WASMVISOR_JIT sets the default)
+  --jit-threshold N        executions of a block before it is compiled (default ${DEFAULT_JIT_THRESHOLD},
+                           or WASMVISOR_JIT_THRESHOLD; 0 compiles every block on first sight)
   --virt MODE              direct: guest ring 0 runs at ring 0 (default); deprivileged: at
                            ring 1 under the monitor, which traps and emulates privileged
                            instructions and hooks the sensitive ones (--stats counts them)
-  --jit-threshold N        executions of a block before it is compiled (default ${DEFAULT_JIT_THRESHOLD};
-                           0 compiles every block on first sight)
   --jit-dump DIR           write each compiled module to DIR/module-NNNNN.wasm (binary only:
                            no wasm disassembler is installed; 'wasm2wat' from wabt reads them)
   --screen                 print the VGA text screen at exit
@@ -162,16 +163,19 @@ function report(machine: Machine, result: RunResult, path: string, expectExit: n
   }
 }
 
-function jitOptions(mode: string | undefined, threshold: string | undefined, dump: string | undefined) {
+/** --jit and --jit-threshold, defaulting to WASMVISOR_JIT and WASMVISOR_JIT_THRESHOLD (the test suite's switches). */
+function jitOptions(flag: string | undefined, thresholdFlag: string | undefined, dump: string | undefined) {
+  const mode = flag ?? process.env.WASMVISOR_JIT;
+  const threshold = thresholdFlag ?? process.env.WASMVISOR_JIT_THRESHOLD;
   if (mode !== undefined && mode !== 'on' && mode !== 'off') throw new UsageError(`--jit: must be on or off, not '${mode}'`);
-  const enabled = mode === 'on';
-  if (!enabled && (threshold !== undefined || dump !== undefined)) throw new UsageError('--jit-threshold and --jit-dump need --jit on');
+  const enabled = mode !== 'off';
+  if (!enabled && (thresholdFlag !== undefined || dump !== undefined)) throw new UsageError('--jit-threshold and --jit-dump need the JIT on');
   let onModule: ((bytes: Uint8Array, index: number) => void) | undefined;
   if (dump !== undefined) {
     mkdirSync(dump, { recursive: true });
     onModule = (bytes, index) => writeFileSync(join(dump, `module-${String(index).padStart(5, '0')}.wasm`), bytes);
   }
-  return { enabled, threshold: threshold !== undefined ? parseInteger('--jit-threshold', threshold) : undefined, onModule };
+  return { enabled, threshold: enabled && threshold !== undefined ? parseInteger('--jit-threshold', threshold) : undefined, onModule };
 }
 
 function parseEpoch(text: string): number {

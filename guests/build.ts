@@ -35,6 +35,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "debug", source: "guests/debug/debug.asm", image: "guests/debug/debug.bin" },
   { name: "apic", source: "guests/apic/apic.asm", image: "guests/apic/apic.bin" },
   { name: "transparency", source: "guests/transparency/transparency.asm", image: "guests/transparency/transparency.bin" },
+  { name: "smc", source: "guests/smc/smc.asm", image: "guests/smc/smc.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

@@ -2,10 +2,11 @@
 // (design.md, "Performance method"). Usage (after `npm run build`):
 //
 //   node dist/perf/interp-vs-v86.js [--runs N] [--image PATH] [--skip-v86] [--v86-jit]
-//                                   [--max-instructions N]
+//                                   [--qemu] [--max-instructions N]
 //
 // Each run executes ours (interpreter, then JIT), then v86 (interleaved, so machine noise hits
-// all engines alike).
+// all engines alike), then with --qemu QEMU's TCG on the kernel and on guests/hello (whose time
+// — firmware, loader, process start — is subtracted to estimate QEMU's kernel time).
 // Ours starts the Multiboot kernel directly; v86 must first boot SeaBIOS, so the headline
 // comparison uses v86's time from kernel entry to the done marker ("kernel"), and the
 // "total" rows compare the whole cost of a run including setup and, for v86, its BIOS.
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createMachine } from '../index.js';
 import { formatTable, median } from './stats.js';
 import { runOnV86, type V86RunResult } from './v86-runner.js';
+import { qemuAvailable, runOnQemu, type QemuRunResult } from './qemu-runner.js';
 
 const DONE_MARKER = 'bench: done';
 /** Generous: the machines that run this are shared and noisy. */
@@ -30,6 +32,7 @@ interface Options {
   image: string;
   skipV86: boolean;
   v86Jit: boolean;
+  qemu: boolean;
   maxInstructions: number;
 }
 
@@ -54,11 +57,12 @@ function repoRoot(): string {
 
 function usage(): string {
   return (
-    'usage: interp-vs-v86 [--runs N] [--image PATH] [--skip-v86] [--v86-jit] [--max-instructions N]\n' +
+    'usage: interp-vs-v86 [--runs N] [--image PATH] [--skip-v86] [--v86-jit] [--qemu] [--max-instructions N]\n' +
     '  --runs N              runs per engine (default 5)\n' +
     '  --image PATH          Multiboot kernel (default guests/bench/bench.bin)\n' +
     '  --skip-v86            run only our emulator\n' +
     "  --v86-jit             also run v86 with its JIT, as a reference row\n" +
+    '  --qemu                also run QEMU TCG (qemu-system-i386), as a reference row\n' +
     '  --max-instructions N  stop our run after N instructions (default: unlimited)'
   );
 }
@@ -69,6 +73,7 @@ function parseArgs(argv: string[]): Options {
     image: join(repoRoot(), 'guests', 'bench', 'bench.bin'),
     skipV86: false,
     v86Jit: false,
+    qemu: false,
     maxInstructions: Infinity,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -93,6 +98,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--v86-jit':
         opts.v86Jit = true;
+        break;
+      case '--qemu':
+        opts.qemu = true;
         break;
       case '--max-instructions': {
         const n = Number(value());
@@ -157,6 +165,10 @@ function fmtRuns(xs: number[]): string {
   return xs.map((x) => x.toFixed(0)).join(' ');
 }
 
+function fmtRatio(r: string | number): string {
+  return typeof r === 'number' ? r.toFixed(2) : r;
+}
+
 function ratio(ours: number, theirs: number): string | number {
   return theirs > 0 ? ours / theirs : '-';
 }
@@ -180,7 +192,14 @@ async function main(): Promise<number> {
   const oursJit: OursRun[] = [];
   const v86: V86RunResult[] = [];
   const v86Jit: V86RunResult[] = [];
+  const qemu: QemuRunResult[] = [];
+  const qemuBoot: QemuRunResult[] = [];
   const failures: string[] = [];
+  const hello = join(repoRoot(), 'guests', 'hello', 'hello.elf');
+  if (opts.qemu && !qemuAvailable()) {
+    failures.push('--qemu: qemu-system-i386 is not installed');
+    opts.qemu = false;
+  }
 
   for (let run = 1; run <= opts.runs; run++) {
     let line = `run ${run}/${opts.runs}:`;
@@ -220,6 +239,18 @@ async function main(): Promise<number> {
         }
       }
     }
+    if (opts.qemu) {
+      try {
+        const q = await runOnQemu(opts.image, V86_TIMEOUT_MS);
+        qemu.push(q);
+        const b = await runOnQemu(hello, V86_TIMEOUT_MS);
+        qemuBoot.push(b);
+        line += `, QEMU ${q.wallMs.toFixed(0)} ms total / ${b.wallMs.toFixed(0)} ms for hello`;
+      } catch (err) {
+        failures.push(`QEMU, run ${run}: ${(err as Error).message}`);
+        line += ', QEMU FAILED';
+      }
+    }
     console.log(line);
   }
   console.log('');
@@ -256,6 +287,9 @@ async function main(): Promise<number> {
   };
   checkV86('v86 interp', v86);
   checkV86('v86 JIT', v86Jit);
+  for (const [i, q] of qemu.entries()) {
+    if (ours.length && resultLines(q.serial).join('\n') !== oursLines.join('\n')) failures.push(`QEMU, run ${i + 1}: results differ from ours`);
+  }
 
   // ---- the table ----
   const oursInstr = ours.length ? ours[0]!.instructions : null;
@@ -284,8 +318,8 @@ async function main(): Promise<number> {
       fmtRuns(ours.map((o) => o.runMs)),
     ]);
   }
+  const jitRun = oursJit.length ? median(oursJit.map((o) => o.runMs)) : NaN;
   if (oursJit.length) {
-    const jitRun = median(oursJit.map((o) => o.runMs));
     rows.push([
       'wasmvisor JIT: run',
       jitRun,
@@ -303,6 +337,13 @@ async function main(): Promise<number> {
     const vi = v86Instr(v86Jit);
     const k = median(v86Jit.map((v) => v.kernelMs ?? NaN));
     rows.push(['v86 JIT: kernel (reference)', k, vi.label, mips(vi.n, k), ours.length ? ratio(oursRun, k) : '-', fmtRuns(v86Jit.map((v) => v.kernelMs ?? NaN))]);
+  }
+  const v86JitKernel = v86Jit.length ? median(v86Jit.map((v) => v.kernelMs ?? NaN)) : NaN;
+  const qemuKernel = qemu.length ? median(qemu.map((q) => q.wallMs)) - median(qemuBoot.map((q) => q.wallMs)) : NaN;
+  if (qemu.length) {
+    rows.push(['QEMU TCG: kernel (total - hello)', qemuKernel, `${oursInstr ?? '-'} (ours)`, mips(oursInstr, qemuKernel), '',
+      fmtRuns(qemu.map((q, i) => q.wallMs - qemuBoot[i]!.wallMs))]);
+    rows.push(['QEMU TCG: total', median(qemu.map((q) => q.wallMs)), '', '', '', fmtRuns(qemu.map((q) => q.wallMs))]);
   }
   if (ours.length) {
     rows.push([
@@ -324,6 +365,12 @@ async function main(): Promise<number> {
     console.log('ours/v86 < 1 means wasmvisor is faster. "kernel" = from v86 entering the Multiboot kernel');
     console.log(`(port 0xF4 option-ROM handoff) to "${DONE_MARKER}" on COM1; v86 instruction counts come from`);
     console.log("its own retired-instruction counter unless marked (ours).");
+    if (oursJit.length && (v86Jit.length || qemu.length)) {
+      const parts = [];
+      if (v86Jit.length) parts.push(`v86 JIT ${fmtRatio(ratio(jitRun, v86JitKernel))}`);
+      if (qemu.length) parts.push(`QEMU TCG ${fmtRatio(ratio(jitRun, qemuKernel))}`);
+      console.log(`wasmvisor JIT / ${parts.join(', / ')} (< 1: wasmvisor JIT faster); JIT speed-up over our interpreter ${fmtRatio(ratio(oursRun, jitRun))}.`);
+    }
     if (v86.length && oursInstr !== null) {
       const vi = v86Instr(v86);
       if (vi.n !== null && vi.n !== oursInstr) {

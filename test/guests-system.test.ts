@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMachine } from '../core/machine/machine.js';
+import { testMachine } from './support/jit-env.js';
 import { ROOT, runCli } from './support/cli.js';
 
 function bootGuest(relativePath: string, maxInstructions = 2e9) {
-  const machine = createMachine({ memoryMiB: 64 });
+  const machine = testMachine({ memoryMiB: 64 });
   const chunks: Uint8Array[] = [];
   machine.onSerialOutput((bytes) => chunks.push(bytes));
   machine.onDebugOutput((bytes) => chunks.push(bytes));

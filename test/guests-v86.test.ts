@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMachine } from '../index.js';
+import { testMachine } from './support/jit-env.js';
 import { ROOT } from './support/cli.js';
 
 /** Boots a guest image through the library API and returns its serial output and how it ended. */
 function bootGuest(relativePath: string, maxInstructions = 2e9) {
-  const machine = createMachine({ memoryMiB: 64 });
+  const machine = testMachine({ memoryMiB: 64 });
   const chunks: Uint8Array[] = [];
   machine.onSerialOutput((bytes) => chunks.push(bytes));
   machine.onDebugOutput((bytes) => chunks.push(bytes));

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMachine } from '../index.js';
+import { BENCH_INSTRUCTIONS, testMachine } from './support/jit-env.js';
 import { ROOT } from './support/cli.js';
 
 /** Boots a guest image through the library API and returns its serial output and how it ended. */
 function bootGuest(relativePath: string, maxInstructions = 2e9) {
-  const machine = createMachine({ memoryMiB: 64 });
+  const machine = testMachine({ memoryMiB: 64 });
   const chunks: Uint8Array[] = [];
   machine.onSerialOutput((bytes) => chunks.push(bytes));
   machine.onDebugOutput((bytes) => chunks.push(bytes));
@@ -48,6 +48,7 @@ describe('test kernels', () => {
     const { result, output } = bootGuest('guests/bench/bench.bin', 5e9);
     expect(result.error?.message).to.equal(undefined);
     expect(output).to.equal(expectedOutput('bench'));
+    expect(result.instructions).to.equal(BENCH_INSTRUCTIONS);
     expect(result.reason).to.equal('exit');
     expect(result.exitValue).to.equal(0);
   });

@@ -8,7 +8,8 @@ import { getEflags } from '../core/cpu/flags.js';
 import { discoverBlock, modeKey } from '../core/jit/block.js';
 import { translateBlock } from '../core/jit/translate.js';
 import { Bytes } from '../core/jit/wasm-emitter.js';
-import { ROOT } from './support/cli.js';
+import { ROOT, runCli } from './support/cli.js';
+import { BENCH_INSTRUCTIONS } from './support/jit-env.js';
 
 interface Outcome { output: string; reason: string; exitValue?: number; instructions: number; registers: number[]; eflags: number }
 
@@ -51,9 +52,10 @@ function rng(seed: number): (n: number) => number {
  * inline (register and [ESI+d8] memory operands, 8/16/32-bit) mixed with short forward Jcc
  * (fused with the flag writer before it), ending in HLT. ESI and ESP are never destinations.
  */
-function randomProgram(seed: number): number[] {
+function randomProgram(seed: number, loop = false): number[] {
   const r = rng(seed);
-  const dst = (): number => [0, 1, 2, 3, 5, 7][r(6)];
+  // In a loop ECX counts the passes: never a destination.
+  const dst = (): number => (loop ? [0, 2, 3, 5, 7][r(5)] : [0, 1, 2, 3, 5, 7][r(6)]);
   const any = (): number => r(8);
   const out: number[] = [0xbe, 0x00, 0x00, 0x02, 0x00]; // mov esi, 0x20000
   const body = (): number[] => {
@@ -77,14 +79,29 @@ function randomProgram(seed: number): number[] {
       default: return [0x70 | r(16), 0x02, 0x31, 0xc0 | (any() << 3) | dst()];
     }
   };
-  for (let k = 0; k < 40; k++) out.push(...body());
-  out.push(0xf4);
+  if (!loop) {
+    for (let k = 0; k < 40; k++) out.push(...body());
+    out.push(0xf4);
+    return out;
+  }
+  // mov ecx, 37 / top: 12 forms without Jcc (one block) / dec ecx / jnz top / hlt
+  out.push(0xb9, 37, 0, 0, 0);
+  const top = out.length;
+  for (let k = 0; k < 12;) {
+    const insn = body();
+    if ((insn[0] & 0xf0) === 0x70) continue;
+    out.push(...insn);
+    k++;
+  }
+  out.push(0x49, 0x75, (top - (out.length + 3)) & 0xff, 0xf4);
   return out;
 }
 
 describe('JIT', () => {
   describe('differential: test kernels with every block compiled on first sight (threshold 0)', () => {
-    for (const image of ['guests/hello/hello.elf', 'guests/selftest/selftest.bin', 'guests/paging/paging.bin', 'guests/protected/protected.bin']) {
+    const kernels = ['hello/hello.elf', 'selftest/selftest.bin', 'paging/paging.bin', 'protected/protected.bin', 'v86/v86.bin',
+      'tasks/tasks.bin', 'debug/debug.bin', 'apic/apic.bin', 'smc/smc.bin'].map((k) => `guests/${k}`);
+    for (const image of kernels) {
       it(`${image}: the interpreter's output, exit value, instruction count and registers`, function () {
         this.timeout(120000);
         const interpreted = boot(image, false).outcome;
@@ -95,27 +112,40 @@ describe('JIT', () => {
         expect(stats.translatedInstructions).to.be.greaterThan(0.9 * outcome.instructions);
       });
     }
+
+    it('guests/bench/bench.bin: the expected output and the interpreter\'s instruction count (guests.test.ts checks it interpreted)', function () {
+      this.timeout(300000);
+      const { outcome } = boot('guests/bench/bench.bin', true);
+      expect(outcome.output).to.equal(readFileSync(join(ROOT, 'guests/bench/expected.txt'), 'latin1'));
+      expect(outcome.exitValue).to.equal(0);
+      expect(outcome.instructions).to.equal(BENCH_INSTRUCTIONS);
+    });
   });
 
-  it('random programs of inlined instruction forms reach the interpreter\'s registers, flags and memory', function () {
-    this.timeout(120000);
-    for (let seed = 1; seed <= 150; seed++) {
-      const code = randomProgram(seed);
-      const results = [false, true].map((jit) => {
-        const machine = createMachine({ memoryMiB: 1, jit: { enabled: jit, threshold: 0 } });
-        enterFlatProtectedMode(machine.cpu);
-        machine.mem.writeBytes(0x10000, Uint8Array.from(code));
-        const st = machine.cpu.st;
-        st[S.EIP] = 0x10000;
-        st[Reg.ESP] = 0x80000;
-        for (const reg of [Reg.EAX, Reg.ECX, Reg.EDX, Reg.EBX, Reg.EBP, Reg.EDI]) st[reg] = (seed * 0x9e3779b9 * (reg + 1)) | 0;
-        const outcome = run(machine, 10000);
-        if (jit) expect(machine.stats().jit!.translatedInstructions).to.be.greaterThan(20);
-        return { ...outcome, data: Array.from(machine.mem.readBytes(0x20000, 72)) };
-      });
-      expect(results[1], `seed ${seed}: ${Buffer.from(code).toString('hex')}`).to.deep.equal(results[0]);
-    }
-  });
+  for (const loop of [false, true]) {
+    it(`random ${loop ? 'loops' : 'programs'} of inlined instruction forms reach the interpreter's registers, flags and memory`, function () {
+      this.timeout(120000);
+      for (let seed = 1; seed <= (loop ? 60 : 150); seed++) {
+        const code = randomProgram(seed, loop);
+        // A loop also stops part-way: the budget runs out inside the translated loop.
+        for (const limit of loop ? [10000, 100 + seed * 7] : [10000]) {
+          const results = [false, true].map((jit) => {
+            const machine = createMachine({ memoryMiB: 1, jit: { enabled: jit, threshold: 0 } });
+            enterFlatProtectedMode(machine.cpu);
+            machine.mem.writeBytes(0x10000, Uint8Array.from(code));
+            const st = machine.cpu.st;
+            st[S.EIP] = 0x10000;
+            st[Reg.ESP] = 0x80000;
+            for (const reg of [Reg.EAX, Reg.ECX, Reg.EDX, Reg.EBX, Reg.EBP, Reg.EDI]) st[reg] = (seed * 0x9e3779b9 * (reg + 1)) | 0;
+            const outcome = run(machine, limit);
+            if (jit) expect(machine.stats().jit!.translatedInstructions).to.be.greaterThan(loop && limit === 10000 ? 0.9 * outcome.instructions : 20);
+            return { ...outcome, data: Array.from(machine.mem.readBytes(0x20000, 72)) };
+          });
+          expect(results[1], `seed ${seed}, limit ${limit}: ${Buffer.from(code).toString('hex')}`).to.deep.equal(results[0]);
+        }
+      }
+    });
+  }
 
   describe('self-modifying code', () => {
     it('a store into the running block ends it; the next instruction runs as rewritten', () => {
@@ -141,6 +171,21 @@ describe('JIT', () => {
     });
   });
 
+  describe('CLI', () => {
+    it('--jit on runs translated (--stats shows the JIT counters); --jit off runs the interpreter alone', () => {
+      const on = runCli(['boot', 'guests/hello/hello.elf', '--stats', '--jit', 'on']);
+      expect(on.stderr).to.match(/JIT: \d+ blocks in \d+ modules/);
+      const off = runCli(['boot', 'guests/hello/hello.elf', '--stats', '--jit', 'off']);
+      expect(off.stdout).to.equal(on.stdout);
+      expect(off.stderr).to.not.include('JIT:');
+      const forced = runCli(['boot', 'guests/hello/hello.elf', '--stats', '--jit', 'on', '--jit-threshold', '0']);
+      expect(forced.stderr).to.include('100.0% of instructions translated');
+      const bad = runCli(['boot', 'guests/hello/hello.elf', '--jit', 'off', '--jit-threshold', '0']);
+      expect(bad.status).to.equal(2);
+      expect(bad.stderr).to.include('need the JIT on');
+    });
+  });
+
   describe('generated code', () => {
     /** add eax, ebx / jnz $-2 (back to the add), in flat 32-bit mode at 0x10000. */
     function loopMachine(jit: boolean): Machine {
@@ -154,13 +199,14 @@ describe('JIT', () => {
       return machine;
     }
 
-    it('golden: ADD fused with JNZ, registers in locals, one exit', () => {
+    it('golden: ADD fused with JNZ looping in the function, registers in locals, flags stored only where visible', () => {
       const machine = loopMachine(true);
       const cpu = machine.cpu;
       const block = discoverBlock(cpu, machine.interpreter, 0x10000, 0x10000, modeKey(cpu));
       expect(block.insns.map((i) => i.entry!.mnemonic32)).to.deep.equal(['ADD', 'JNE']);
       const out = new Bytes();
-      translateBlock(block, 0, machine.mem.tablesOffset).fb.encode(out);
+      // The taken branch goes back to the start (a wasm loop); the fall-through would chain through slot 7.
+      translateBlock(block, 0, machine.mem.tablesOffset, (eip) => (eip === 0x10004 ? 7 : null)).fb.encode(out);
       const hex = Buffer.from(out.toUint8Array()).toString('hex');
       expect(hex).to.equal(GOLDEN_ADD_JNZ);
     });
@@ -175,10 +221,13 @@ describe('JIT', () => {
 });
 
 /**
- * The function body of `add eax, ebx; jnz`: load EAX and EBX into locals, add, the lazy-flag
- * record (LF_OP/SIZE/A/B/RES/CARRY_IN/MASK), ZF from the result local (no lazy evaluation),
- * the CS-limit check of the target with the helper on the slow path, then one exit writing EAX
- * and EIP and returning 2. Regenerate from the assertion's actual value when the translator
- * changes on purpose, after reading the difference.
+ * The function body of `add eax, ebx; jnz` back to the add (parameter: the budget left): the
+ * entry test (budget and CS limit), all eight registers loaded into locals, then a wasm `loop`:
+ * the add, its flag record kept in locals, ZF from the result local (fused); the taken branch
+ * stores the seven lazy-flag words, charges 2 to the budget and branches back while another pass
+ * fits (else stores the registers and EIP and returns); the fall-through stores the flag words,
+ * the registers and EIP, and tail-calls slot 7 (return_call_indirect, 0x13) with the budget left.
+ * Regenerate from the assertion's actual value when the translator changes on purpose, after
+ * reading the difference.
  */
-const GOLDEN_ADD_JNZ = '990101157f410028000021002000210d410028000c21032003210e200d200e6a210f4100410036002c410041203600304100200d3600384100200e36003c4100200f36003441004100360040410041d511360028200f2100200f454504404180800441002800784b044041002000360000410110001a41020f0b418080042114054184800421140b410020003600004100201436002041020f000b';
+const GOLDEN_ADD_JNZ = 'fb02011b7f20004102484183800441002800784b72044020000f0b410028000021014100280004210241002800082103410028000c2104410028001021054100280014210641002800182107410028001c210803402001210e2004210f200e200f6a2110200e2116200f211720102118201021012018454504404100410036002c41004120360030410020163600384100201736003c4100201836003441004100360040410041d511360028200041026b220041024e0d014100200136000041002002360004410020033600084100200436000c4100200536001041002006360014410020073600184100200836001c41004180800436002020000f0b4100200136000041002002360004410020033600084100200436000c4100200536001041002006360014410020073600184100200836001c4100410036002c41004120360030410020163600384100201736003c4100201836003441004100360040410041d511360028410041848004360020200041026b41071300000b000b';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMachine } from '../index.js';
+import { testMachine } from './support/jit-env.js';
 import { ROOT } from './support/cli.js';
 
 /** A flat 32-bit guest: `out 0x80, al` then a long run of NOPs and HLT. */
@@ -10,7 +10,7 @@ function guestWithPortWrite(): Uint8Array {
 }
 
 function machineRunning(code: Uint8Array) {
-  const machine = createMachine({ memoryMiB: 2, instructionsPerSecond: 100e6 });
+  const machine = testMachine({ memoryMiB: 2, instructionsPerSecond: 100e6 });
   machine.applyBootPlan({
     format: 'flat', description: 'test guest', writes: [{ address: 0x10000, bytes: code }],
     entry: { mode: 'protected32', eip: 0x10000, registers: { esp: 0x80000 } },
@@ -42,7 +42,7 @@ describe('machine run loop and virtual time', () => {
 
   it('is deterministic: the same guest gives the same output and instruction count', () => {
     const outputs = [0, 1].map(() => {
-      const machine = createMachine({ memoryMiB: 16 });
+      const machine = testMachine({ memoryMiB: 16 });
       const bytes: number[] = [];
       machine.onSerialOutput((b) => bytes.push(...b));
       machine.loadImage({ name: 'hello.elf', bytes: helloElf() });
@@ -61,7 +61,7 @@ describe('machine run loop and virtual time', () => {
     ];
     const handler = [0x66, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x66, 0xe7, 0xf4];
     const boot = () => {
-      const machine = createMachine({ memoryMiB: 2 });
+      const machine = testMachine({ memoryMiB: 2 });
       machine.applyBootPlan({
         format: 'flat', description: 'pit one-shot',
         writes: [{ address: 0x7c00, bytes: Uint8Array.from(program) }, { address: 0x20, bytes: Uint8Array.of(0, 0x7d, 0, 0) },

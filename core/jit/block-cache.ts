@@ -33,6 +33,7 @@ export class BlockCache {
   }
 
   add(block: Block): void {
+    block.dead = false;
     block.chain = this.byPhys.get(block.phys) ?? null;
     this.byPhys.set(block.phys, block);
     const page = block.phys >>> PAGE_SHIFT;

@@ -29,8 +29,11 @@ export class Block {
   readonly nexts: number[] = [];
   /** Executions counted before it was compiled. */
   hits = 0;
-  /** The compiled function: runs the block, returns how many instructions retired. */
-  fn: (() => number) | null = null;
+  /** The compiled function: runs the block (and the blocks chained to it) with a budget, returns the budget left. */
+  fn: ((left: number) => number) | null = null;
+  /** Its exits to constant EIPs in its page (entry-table slots), and the exits of other blocks linked to it. */
+  readonly exits: ExitLink[] = [];
+  readonly incoming: ExitLink[] = [];
   /** Next block with the same physical start (another EIP or mode). */
   chain: Block | null = null;
   /** Set when a write to its bytes dropped it from the cache. */
@@ -47,6 +50,21 @@ export class Block {
   get physEnd(): number { return this.insns.length === 0 ? this.phys + 1 : this.phys + this.lastByte - this.eip + 1; }
   /** Offset of the block's last byte: the CS limit must cover it. */
   get lastByte(): number { const k = this.insns.length - 1; return this.eips[k] + this.insns[k].length - 1; }
+}
+
+/**
+ * An exit of a translated block to a constant EIP in the same page: its slot in the shared entry
+ * table holds the target block's function once that is compiled, else a function returning to
+ * the run loop.
+ */
+export interface ExitLink {
+  readonly slot: number;
+  readonly from: Block;
+  readonly phys: number;
+  readonly eip: number;
+  target: Block | null;
+  /** Set when `from` was dropped (its slot is free again). */
+  dead: boolean;
 }
 
 /** Reads code bytes of one physical page by EIP; past the page (or 64 KiB in 16-bit code) it throws. */
@@ -83,7 +101,8 @@ export function discoverBlock(cpu: Cpu, interpreter: Interpreter, phys: number, 
     if (insn.entry === undefined) break;
     interpreter.bind(insn);
     insns.push(insn);
-    if (insn.endsBlock) break;
+    // After INVLPG the code page's own mapping may have changed: the next fetch must translate.
+    if (insn.endsBlock || insn.entry.key === 'INVLPG') break;
     offset = code32 ? (offset + insn.length) | 0 : offset + insn.length;
   }
   return new Block(phys, eip, key, insns);

@@ -1,5 +1,6 @@
 import { FunctionBody, Op, ValType } from './wasm-emitter.js';
 import { S } from '../cpu/state-layout.js';
+import { AF, ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF } from '../cpu/flags.js';
 import type { Block } from './block.js';
 
 /** Byte offset of a state word (the state block sits at memory offset 0). */
@@ -7,9 +8,13 @@ export const word = (index: number): number => index * 4;
 
 /** Indices of the functions every translated module imports (in the order of translate.ts IMPORTS). */
 export const enum Import {
-  /** helper(record) -> exit: runs one instruction through the interpreter's executor. */
+  /**
+   * helper(record, left) -> exit: runs one instruction through the interpreter's executor. Every
+   * call-out passes the instruction's record (module-local: block and ordinal) and the block's
+   * `left` parameter, from which the JIT knows the exact instruction count.
+   */
   HELPER = 0,
-  /** read(ord, seg, offset, size) -> value; rmwRead checks write access first; write(...) -> exit. */
+  /** read(record, left, seg, offset, size) -> value; rmwRead checks write access first; write(..., value) -> exit. */
   READ = 1,
   RMW_READ = 2,
   WRITE = 3,
@@ -17,38 +22,54 @@ export const enum Import {
   COND = 4,
 }
 
-/** What the last inline flag-writing instruction left in the A/B/R locals (for fused Jcc). */
+/** Type index of every block function, (left: i32) -> i32: budget left on entry, budget left at exit. */
+export const BLOCK_TYPE = 0;
+/** The parameter: instructions the block may still retire (the budget). */
+export const LEFT = 0;
+
+/**
+ * The flag record of the last inline flag writer, kept in the F* locals instead of the state
+ * block (flag liveness): a later writer simply replaces it, so only a record some reader can see
+ * is ever stored — by `flushFlags`, on every path that leaves the block or calls out.
+ */
 export interface FlagRecord {
-  kind: 'add' | 'sub' | 'logic' | 'inc' | 'dec';
+  /** 'shift': SF/ZF/PF from FR, CF and OF (0/1) in FCF and FOF; inc/dec keep the old CF in FCF. */
+  kind: 'add' | 'sub' | 'logic' | 'inc' | 'dec' | 'shift';
   size: number;
-  /** ADC/SBB: the local holding the carry in. */
-  carryIn?: number;
+  /** ADC/SBB: FC holds the carry in (such a record is not fused into a Jcc). */
+  carry?: boolean;
 }
 
 /**
  * Per-block code generation state: the function body, guest registers cached in locals (loaded
  * on first use, written back before anything that can read the state block or fault), scratch
  * locals, and the exits. Blocks are straight-line code, so the cache state is tracked at
- * compile time.
+ * compile time. `slotFor` gives the entry-table slot an exit to a constant EIP tail-calls
+ * (null: that exit returns to the run loop).
  */
 export class EmitContext {
-  readonly fb = new FunctionBody(0);
+  readonly fb = new FunctionBody(1);
   private readonly loaded = new Array<boolean>(8).fill(false);
   private readonly dirty = new Array<boolean>(8).fill(false);
-  /** Scratch locals; registers are locals 0-7. */
+  /** Scratch locals; register r is local r + 1 (local 0 is LEFT). */
   readonly OFF: number; readonly LIN: number; readonly PAGE: number; readonly PHYS: number; readonly FRAME: number;
   readonly A: number; readonly B: number; readonly R: number; readonly V: number; readonly T: number;
   readonly SP: number; readonly EXIT: number; readonly EIP: number;
+  /** The pending flag record: operands, result, carry in, and CF/OF where they are not lazy. */
+  readonly FA: number; readonly FB: number; readonly FR: number; readonly FC: number; readonly FCF: number; readonly FOF: number;
   /** Ordinal (index in the block) of the instruction being emitted. */
   ord = 0;
+  /** Set when the block's last instruction jumps back to its start (translated as a wasm loop). */
+  looping = false;
   /** Whether the instruction being emitted stores to memory (its exit flag must be tested). */
   stored = false;
   flags: FlagRecord | null = null;
 
-  constructor(readonly block: Block, readonly helperBase: number, readonly tablesOffset: number) {
+  constructor(readonly block: Block, readonly recordBase: number, readonly tablesOffset: number,
+    private readonly slotFor: (eip: number) => number | null = () => null) {
     for (let r = 0; r < 8; r++) this.fb.local(ValType.I32);
-    [this.OFF, this.LIN, this.PAGE, this.PHYS, this.FRAME, this.A, this.B, this.R, this.V, this.T, this.SP, this.EXIT, this.EIP] =
-      Array.from({ length: 13 }, () => this.fb.local(ValType.I32));
+    [this.OFF, this.LIN, this.PAGE, this.PHYS, this.FRAME, this.A, this.B, this.R, this.V, this.T, this.SP, this.EXIT, this.EIP,
+      this.FA, this.FB, this.FR, this.FC, this.FCF, this.FOF] = Array.from({ length: 19 }, () => this.fb.local(ValType.I32));
   }
 
   get stack32(): boolean { return (this.block.key & 2) !== 0; }
@@ -58,10 +79,10 @@ export class EmitContext {
   /** Pushes a 32-bit guest register. */
   reg32(r: number): void {
     if (!this.loaded[r]) {
-      this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r);
+      this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 1);
       this.loaded[r] = true;
     }
-    this.fb.get(r);
+    this.fb.get(r + 1);
   }
   /** Pushes a register of `size` bits, zero-extended (8-bit: 0-3 low bytes, 4-7 high bytes of EAX..EBX). */
   getReg(size: number, r: number): void {
@@ -75,22 +96,97 @@ export class EmitContext {
   /** Writes local `from` to a register of `size` bits (narrow sizes keep the other bits). */
   setReg(size: number, r: number, from: number): void {
     const fb = this.fb;
-    if (size === 32) { fb.get(from).set(r); this.loaded[r] = true; this.dirty[r] = true; return; }
+    if (size === 32) { fb.get(from).set(r + 1); this.loaded[r] = true; this.dirty[r] = true; return; }
     const full = size === 16 ? r : r & 3;
     const shift = size === 8 && r >= 4 ? 8 : 0;
     const mask = (size === 16 ? 0xffff : 0xff) << shift;
     this.reg32(full);
     fb.i32(~mask).op(Op.I32_AND).get(from);
     if (shift) fb.i32(shift).op(Op.I32_SHL);
-    fb.i32(mask).op(Op.I32_AND).op(Op.I32_OR).set(full);
+    fb.i32(mask).op(Op.I32_AND).op(Op.I32_OR).set(full + 1);
     this.dirty[full] = true;
   }
 
-  /** Stores the dirty registers without changing what the compiler knows (for slow paths). */
+  /** Stores the dirty registers and the pending flag record without changing what the compiler knows (for slow paths). */
   flushDirty(): void {
-    for (let r = 0; r < 8; r++) if (this.dirty[r]) this.fb.i32(0).get(r).mem(Op.I32_STORE, word(r));
+    for (let r = 0; r < 8; r++) if (this.dirty[r]) this.fb.i32(0).get(r + 1).mem(Op.I32_STORE, word(r));
+    this.flushFlags();
   }
-  /** Before a call that may read or change any register: write back, then reload afterwards. */
+
+  /** Stores the pending flag record as flags.ts's setAdd/setSub/setIncDec/setLogic/shift flags would have. */
+  flushFlags(): void {
+    const rec = this.flags;
+    if (rec === null) return;
+    const fb = this.fb;
+    const put = (index: number, local: number | null, value = 0): void => {
+      fb.i32(0);
+      if (local === null) fb.i32(value); else fb.get(local);
+      fb.mem(Op.I32_STORE, word(index));
+    };
+    /** EFLAGS = EFLAGS & ~clear | the bits the locals give (CF from FCF, OF from FOF). */
+    const eflags = (clear: number, cf: boolean, of: boolean): void => {
+      fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~clear).op(Op.I32_AND);
+      if (cf) fb.get(this.FCF).op(Op.I32_OR);
+      if (of) fb.get(this.FOF).i32(11).op(Op.I32_SHL).op(Op.I32_OR);
+      fb.mem(Op.I32_STORE, word(S.EFLAGS));
+    };
+    if (rec.kind === 'logic' || rec.kind === 'shift') {
+      eflags(CF | OF | AF, rec.kind === 'shift', rec.kind === 'shift');
+      put(S.LF_OP, null, LazyOp.LOGIC);
+      put(S.LF_SIZE, null, rec.size);
+      put(S.LF_RES, this.FR);
+      put(S.LF_MASK, null, SF | ZF | PF);
+      return;
+    }
+    const incDec = rec.kind === 'inc' || rec.kind === 'dec';
+    if (incDec) eflags(CF, true, false);
+    put(S.LF_OP, null, rec.kind === 'add' || rec.kind === 'inc' ? LazyOp.ADD : LazyOp.SUB);
+    put(S.LF_SIZE, null, rec.size);
+    put(S.LF_A, this.FA);
+    put(S.LF_B, incDec ? null : this.FB, 1);
+    put(S.LF_RES, this.FR);
+    put(S.LF_CARRY_IN, rec.carry ? this.FC : null, 0);
+    put(S.LF_MASK, null, incDec ? ARITH_FLAGS & ~CF : ARITH_FLAGS);
+  }
+  /**
+   * The head of a block that loops to its own start: every register in a local (counted dirty,
+   * so slow paths and exits store them all), flags in the state block. The back edge restores
+   * this state, so the loop runs without leaving the function.
+   */
+  enterLoop(): void {
+    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.reg32Drop(r);
+    this.dirty.fill(true);
+    this.flags = null;
+    this.fb.loop();
+  }
+
+  /**
+   * The taken branch back to the block's start, `depth` blocks inside the loop: flags stored,
+   * registers reloaded as at the head, the budget charged; it leaves the function (EIP at the
+   * start) when the rest of the budget cannot hold another pass. (A store that must end the
+   * block was tested where it happened.)
+   */
+  backEdge(depth: number): void {
+    const fb = this.fb;
+    const n = this.block.insns.length;
+    // This path only: the code after it (the fall-through) keeps the compile-time state it had.
+    const saved = { loaded: [...this.loaded], dirty: [...this.dirty], flags: this.flags };
+    this.flushFlags();
+    this.flags = null;
+    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.reg32Drop(r);
+    fb.get(LEFT).i32(n).op(Op.I32_SUB).tee(LEFT).i32(n).op(Op.I32_GE_S).brIf(depth);
+    this.exit(0, this.block.eip, false);
+    saved.loaded.forEach((v, r) => { this.loaded[r] = v; });
+    saved.dirty.forEach((v, r) => { this.dirty[r] = v; });
+    this.flags = saved.flags;
+  }
+
+  private reg32Drop(r: number): void {
+    this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 1);
+    this.loaded[r] = true;
+  }
+
+  /** Before a call that may read or change any register or flag: write back, then reload afterwards. */
   spillAll(): void {
     this.flushDirty();
     this.dirty.fill(false);
@@ -98,25 +194,49 @@ export class EmitContext {
     this.flags = null;
   }
 
-  /** Leaves the block: registers written back, EIP from `eipLocal` (or a constant), returns `retired`. */
-  exit(retired: number, eip: number | { local: number }): void {
+  /** Pushes the budget left after `retired` instructions of this block. */
+  left(retired: number): void {
+    this.fb.get(LEFT);
+    if (retired !== 0) this.fb.i32(retired).op(Op.I32_SUB);
+  }
+  /** Pushes the call-out arguments (record, left) of the instruction being emitted. */
+  calloutArgs(): void {
+    this.fb.i32(this.recordBase + this.ord).get(LEFT);
+  }
+
+  /**
+   * Leaves the block after `retired` instructions: registers written back, EIP from `eipLocal`
+   * (or a constant). An exit to a constant EIP in the block's page tail-calls its entry-table
+   * slot (the next block, once linked) unless `chain` is false (the block was just written).
+   */
+  exit(retired: number, eip: number | { local: number }, chain = true): void {
     const fb = this.fb;
     this.flushDirty();
     fb.i32(0);
     if (typeof eip === 'number') fb.i32(eip); else fb.get(eip.local);
-    fb.mem(Op.I32_STORE, word(S.EIP)).i32(retired).op(Op.RETURN);
+    fb.mem(Op.I32_STORE, word(S.EIP));
+    const slot = chain && typeof eip === 'number' ? this.slotFor(eip) : null;
+    // A store of this instruction that the run loop must see (code written, a device woken) ends the chain.
+    if (slot !== null && this.stored) { fb.get(this.EXIT).if(); this.left(retired); fb.op(Op.RETURN).op(Op.END); }
+    this.left(retired);
+    if (slot === null) fb.op(Op.RETURN);
+    else fb.i32(slot).returnCallIndirect(BLOCK_TYPE);
   }
-  /** Runs instruction `ord` through the interpreter (helper record helperBase + ord); the block ends if the helper says so. */
+  /** Runs instruction `ord` through the interpreter; the block ends (back to the run loop) if the helper says so. */
   helper(last: boolean): void {
     const fb = this.fb;
     this.spillAll();
-    fb.i32(this.helperBase + this.ord).call(Import.HELPER);
-    if (last) { fb.op(Op.DROP).i32(this.ord + 1).op(Op.RETURN); return; }
-    fb.if().i32(this.ord + 1).op(Op.RETURN).op(Op.END);
+    this.calloutArgs();
+    fb.call(Import.HELPER);
+    if (last) { fb.op(Op.DROP); this.left(this.ord + 1); fb.op(Op.RETURN); return; }
+    fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
   }
   /** A helper call on a rarely taken path (a jump past the CS limit, which faults): no compile-time state changes. */
   helperOnSlowPath(): void {
     this.flushDirty();
-    this.fb.i32(this.helperBase + this.ord).call(Import.HELPER).op(Op.DROP).i32(this.ord + 1).op(Op.RETURN);
+    this.calloutArgs();
+    this.fb.call(Import.HELPER).op(Op.DROP);
+    this.left(this.ord + 1);
+    this.fb.op(Op.RETURN);
   }
 }

@@ -1,67 +1,49 @@
 import { Op, ValType } from './wasm-emitter.js';
 import { EmitContext, FlagRecord, Import, word } from './emit-context.js';
 import { S } from '../cpu/state-layout.js';
-import { ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF, AF } from '../cpu/flags.js';
-
-/** Stores constant `v` into state word `index`. */
-function storeConst(ctx: EmitContext, index: number, v: number): void {
-  ctx.fb.i32(0).i32(v).mem(Op.I32_STORE, word(index));
-}
-function storeLocal(ctx: EmitContext, index: number, local: number): void {
-  ctx.fb.i32(0).get(local).mem(Op.I32_STORE, word(index));
-}
+import { CF, LazyOp } from '../cpu/flags.js';
 
 /**
- * Writes the lazy-flag record exactly as flags.ts's setAdd/setSub/setLogic/setIncDec do, from
- * the operands in locals A and B and the result in R, and remembers the record for a fused Jcc.
+ * Records the flags of an inline ADD/ADC/SUB/SBB/CMP, logic op or INC/DEC from the operands in
+ * locals A and B and the result in R (`carry`: the local holding ADC/SBB's carry in). Nothing is
+ * stored: the record stays pending in the F* locals (EmitContext.flushFlags).
  */
-export function writeFlags(ctx: EmitContext, rec: FlagRecord): void {
+export function writeFlags(ctx: EmitContext, kind: 'add' | 'sub' | 'logic' | 'inc' | 'dec', size: number, carry?: number): void {
   const fb = ctx.fb;
-  if (rec.kind === 'logic') {
-    fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~(CF | OF | AF)).op(Op.I32_AND).mem(Op.I32_STORE, word(S.EFLAGS));
-    storeConst(ctx, S.LF_OP, LazyOp.LOGIC);
-    storeConst(ctx, S.LF_SIZE, rec.size);
-    storeLocal(ctx, S.LF_RES, ctx.R);
-    storeConst(ctx, S.LF_MASK, SF | ZF | PF);
-    ctx.flags = rec;
-    return;
-  }
-  const incDec = rec.kind === 'inc' || rec.kind === 'dec';
-  if (incDec) {
-    // INC/DEC keep CF: take it out of the record first (flags.ts setIncDec).
-    fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~CF).op(Op.I32_AND);
+  if (kind === 'inc' || kind === 'dec') {
+    // INC/DEC keep CF: take it from the record they replace (flags.ts setIncDec).
     currentCF(ctx);
-    fb.op(Op.I32_OR).mem(Op.I32_STORE, word(S.EFLAGS));
+    fb.set(ctx.FCF);
   }
-  storeConst(ctx, S.LF_OP, rec.kind === 'add' || rec.kind === 'inc' ? LazyOp.ADD : LazyOp.SUB);
-  storeConst(ctx, S.LF_SIZE, rec.size);
-  storeLocal(ctx, S.LF_A, ctx.A);
-  if (incDec) storeConst(ctx, S.LF_B, 1); else storeLocal(ctx, S.LF_B, ctx.B);
-  storeLocal(ctx, S.LF_RES, ctx.R);
-  if (rec.carryIn !== undefined) storeLocal(ctx, S.LF_CARRY_IN, rec.carryIn); else storeConst(ctx, S.LF_CARRY_IN, 0);
-  storeConst(ctx, S.LF_MASK, incDec ? ARITH_FLAGS & ~CF : ARITH_FLAGS);
-  // Fused conditions know no carry-in.
-  ctx.flags = rec.carryIn === undefined ? rec : null;
+  if (kind !== 'logic') fb.get(ctx.A).set(ctx.FA);
+  if (kind === 'add' || kind === 'sub') fb.get(ctx.B).set(ctx.FB);
+  fb.get(ctx.R).set(ctx.FR);
+  if (carry !== undefined) fb.get(carry).set(ctx.FC);
+  ctx.flags = { kind, size, carry: carry !== undefined };
 }
 
-/**
- * A shift's flags as shift.ts setShiftFlags leaves them: SF/ZF/PF lazily from the result in R,
- * CF and OF (locals, 0/1) written into EFLAGS, AF cleared.
- */
+/** A shift's flags as shift.ts setShiftFlags leaves them: SF/ZF/PF from the result in R, CF and OF from locals (0/1), AF clear. */
 export function writeShiftFlags(ctx: EmitContext, size: number, cf: number, of: number): void {
-  const fb = ctx.fb;
-  storeConst(ctx, S.LF_OP, LazyOp.LOGIC);
-  storeConst(ctx, S.LF_SIZE, size);
-  storeLocal(ctx, S.LF_RES, ctx.R);
-  storeConst(ctx, S.LF_MASK, SF | ZF | PF);
-  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~(CF | OF | AF)).op(Op.I32_AND)
-    .get(cf).op(Op.I32_OR).get(of).i32(11).op(Op.I32_SHL).op(Op.I32_OR).mem(Op.I32_STORE, word(S.EFLAGS));
-  ctx.flags = null;
+  ctx.fb.get(ctx.R).set(ctx.FR).get(cf).set(ctx.FCF).get(of).set(ctx.FOF);
+  ctx.flags = { kind: 'shift', size };
 }
 
-/** Pushes CF (0 or 1) from the state block, as flags.ts getCF computes it. */
+/** Pushes CF (0 or 1): from the pending record, else from the state block as flags.ts getCF computes it. */
 export function currentCF(ctx: EmitContext): void {
   const fb = ctx.fb;
+  const rec = ctx.flags;
+  if (rec !== null) {
+    switch (rec.kind) {
+      case 'logic': fb.i32(0); return;
+      case 'shift': case 'inc': case 'dec': fb.get(ctx.FCF); return;
+    }
+    const [x, y] = rec.kind === 'add' ? [ctx.FR, ctx.FA] : [ctx.FA, ctx.FB];
+    // ADD: carry_in ? r <= a : r < a; SUB: carry_in ? a <= b : a < b (unsigned, at the operand size).
+    if (rec.carry) { narrow(ctx, x, rec.size, false); narrow(ctx, y, rec.size, false); fb.op(Op.I32_LE_U); }
+    narrow(ctx, x, rec.size, false); narrow(ctx, y, rec.size, false); fb.op(Op.I32_LT_U);
+    if (rec.carry) fb.get(ctx.FC).op(Op.SELECT);
+    return;
+  }
   const load = (index: number): void => { fb.i32(0).mem(Op.I32_LOAD, word(index)); };
   load(S.LF_MASK); fb.i32(CF).op(Op.I32_AND).op(Op.I32_EQZ);
   fb.if(ValType.I32);
@@ -97,16 +79,17 @@ function narrow(ctx: EmitContext, l: number, size: number, signed: boolean): voi
   if (signed) fb.i32(32 - size).op(Op.I32_SHL).i32(32 - size).op(Op.I32_SHR_S);
   else fb.i32(size === 16 ? 0xffff : 0xff).op(Op.I32_AND);
 }
-function zero(ctx: EmitContext, size: number): void { narrow(ctx, ctx.R, size, false); ctx.fb.op(Op.I32_EQZ); }
+function zero(ctx: EmitContext, size: number): void { narrow(ctx, ctx.FR, size, false); ctx.fb.op(Op.I32_EQZ); }
 
 /** OF of the recorded operation, as flags.ts getOF. */
 function overflow(ctx: EmitContext, rec: FlagRecord): void {
   const fb = ctx.fb;
-  const b = rec.kind === 'inc' || rec.kind === 'dec' ? (): void => { fb.i32(1); } : (): void => { fb.get(ctx.B); };
+  if (rec.kind === 'shift') { fb.get(ctx.FOF); return; }
+  const b = rec.kind === 'inc' || rec.kind === 'dec' ? (): void => { fb.i32(1); } : (): void => { fb.get(ctx.FB); };
   if (rec.kind === 'add' || rec.kind === 'inc') {
-    fb.get(ctx.A).get(ctx.R).op(Op.I32_XOR); b(); fb.get(ctx.R).op(Op.I32_XOR).op(Op.I32_AND);
+    fb.get(ctx.FA).get(ctx.FR).op(Op.I32_XOR); b(); fb.get(ctx.FR).op(Op.I32_XOR).op(Op.I32_AND);
   } else {
-    fb.get(ctx.A); b(); fb.op(Op.I32_XOR).get(ctx.A).get(ctx.R).op(Op.I32_XOR).op(Op.I32_AND);
+    fb.get(ctx.FA); b(); fb.op(Op.I32_XOR).get(ctx.FA).get(ctx.FR).op(Op.I32_XOR).op(Op.I32_AND);
   }
   fb.set(ctx.T);
   sign(ctx, ctx.T, rec.size);
@@ -119,42 +102,52 @@ function overflow(ctx: EmitContext, rec: FlagRecord): void {
  */
 function fusedCondition(ctx: EmitContext, cc: number): boolean {
   const rec = ctx.flags;
-  if (rec === null) return false;
+  if (rec === null || rec.carry) return false;
   const fb = ctx.fb, size = rec.size;
   const base = cc >> 1;
   const keepsCF = rec.kind === 'inc' || rec.kind === 'dec';
   if (base === 5 || ((base === 1 || base === 3) && keepsCF)) return false;
   const isSub = rec.kind === 'sub' || rec.kind === 'dec';
-  const operandB = (signed: boolean): void => { if (keepsCF) fb.i32(1); else narrow(ctx, ctx.B, size, signed); };
-  if (rec.kind === 'logic') {
+  const operandB = (signed: boolean): void => { if (keepsCF) fb.i32(1); else narrow(ctx, ctx.FB, size, signed); };
+  if (rec.kind === 'shift') {
+    switch (base) {
+      case 0: fb.get(ctx.FOF); break;
+      case 1: fb.get(ctx.FCF); break;
+      case 2: zero(ctx, size); break;
+      case 3: fb.get(ctx.FCF); zero(ctx, size); fb.op(Op.I32_OR); break;
+      case 4: sign(ctx, ctx.FR, size); break;
+      case 6: sign(ctx, ctx.FR, size); fb.get(ctx.FOF).op(Op.I32_XOR); break;
+      default: sign(ctx, ctx.FR, size); fb.get(ctx.FOF).op(Op.I32_XOR); zero(ctx, size); fb.op(Op.I32_OR); break;
+    }
+  } else if (rec.kind === 'logic') {
     switch (base) {
       case 0: case 1: fb.i32(0); break;                                           // OF, CF clear
       case 2: zero(ctx, size); break;
       case 3: zero(ctx, size); break;                                             // CF | ZF = ZF
-      case 4: case 6: sign(ctx, ctx.R, size); break;                              // S; L = SF != OF(0)
-      default: zero(ctx, size); sign(ctx, ctx.R, size); fb.op(Op.I32_OR); break;  // LE
+      case 4: case 6: sign(ctx, ctx.FR, size); break;                              // S; L = SF != OF(0)
+      default: zero(ctx, size); sign(ctx, ctx.FR, size); fb.op(Op.I32_OR); break;  // LE
     }
   } else if (isSub) {
     switch (base) {
       case 0: overflow(ctx, rec); break;
-      case 1: narrow(ctx, ctx.A, size, false); operandB(false); fb.op(Op.I32_LT_U); break;
+      case 1: narrow(ctx, ctx.FA, size, false); operandB(false); fb.op(Op.I32_LT_U); break;
       case 2: zero(ctx, size); break;
-      case 3: narrow(ctx, ctx.A, size, false); operandB(false); fb.op(Op.I32_LE_U); break;
-      case 4: sign(ctx, ctx.R, size); break;
-      case 6: narrow(ctx, ctx.A, size, true); operandB(true); fb.op(Op.I32_LT_S); break;
-      default: narrow(ctx, ctx.A, size, true); operandB(true); fb.op(Op.I32_LE_S); break;
+      case 3: narrow(ctx, ctx.FA, size, false); operandB(false); fb.op(Op.I32_LE_U); break;
+      case 4: sign(ctx, ctx.FR, size); break;
+      case 6: narrow(ctx, ctx.FA, size, true); operandB(true); fb.op(Op.I32_LT_S); break;
+      default: narrow(ctx, ctx.FA, size, true); operandB(true); fb.op(Op.I32_LE_S); break;
     }
   } else {
     switch (base) {
       case 0: overflow(ctx, rec); break;
-      case 1: narrow(ctx, ctx.R, size, false); narrow(ctx, ctx.A, size, false); fb.op(Op.I32_LT_U); break;
+      case 1: narrow(ctx, ctx.FR, size, false); narrow(ctx, ctx.FA, size, false); fb.op(Op.I32_LT_U); break;
       case 2: zero(ctx, size); break;
       case 3:
-        narrow(ctx, ctx.R, size, false); narrow(ctx, ctx.A, size, false); fb.op(Op.I32_LT_U);
+        narrow(ctx, ctx.FR, size, false); narrow(ctx, ctx.FA, size, false); fb.op(Op.I32_LT_U);
         zero(ctx, size); fb.op(Op.I32_OR); break;
-      case 4: sign(ctx, ctx.R, size); break;
-      case 6: sign(ctx, ctx.R, size); overflow(ctx, rec); fb.op(Op.I32_XOR); break;
-      default: sign(ctx, ctx.R, size); overflow(ctx, rec); fb.op(Op.I32_XOR); zero(ctx, size); fb.op(Op.I32_OR); break;
+      case 4: sign(ctx, ctx.FR, size); break;
+      case 6: sign(ctx, ctx.FR, size); overflow(ctx, rec); fb.op(Op.I32_XOR); break;
+      default: sign(ctx, ctx.FR, size); overflow(ctx, rec); fb.op(Op.I32_XOR); zero(ctx, size); fb.op(Op.I32_OR); break;
     }
   }
   if (cc & 1) fb.op(Op.I32_EQZ);
@@ -164,5 +157,6 @@ function fusedCondition(ctx: EmitContext, cc: number): boolean {
 /** Pushes whether condition `cc` holds: fused when possible, else from the lazy record. */
 export function condition(ctx: EmitContext, cc: number): void {
   if (fusedCondition(ctx, cc)) return;
+  ctx.flushFlags();
   ctx.fb.i32(cc).call(Import.COND);
 }

@@ -69,7 +69,8 @@ export function load(ctx: EmitContext, seg: number, size: number, rmw = false): 
   fastPath(ctx, seg, size >> 3, rmw ? Access.RMW : Access.READ);
   fb.get(ctx.PHYS).mem(LOAD[size], RAM_BASE).br(1).op(Op.END);
   ctx.flushDirty();
-  fb.i32(ctx.ord).i32(seg).get(ctx.OFF).i32(size).call(rmw ? Import.RMW_READ : Import.READ).op(Op.END);
+  ctx.calloutArgs();
+  fb.i32(seg).get(ctx.OFF).i32(size).call(rmw ? Import.RMW_READ : Import.READ).op(Op.END);
 }
 
 /** Stores local `from` (`size` bits) at seg:OFF; the call-out path records whether the block must end. */
@@ -79,7 +80,8 @@ export function store(ctx: EmitContext, seg: number, size: number, from: number)
   fastPath(ctx, seg, size >> 3, Access.WRITE);
   fb.get(ctx.PHYS).get(from).mem(STORE[size], RAM_BASE).br(1).op(Op.END);
   ctx.flushDirty();
-  fb.i32(ctx.ord).i32(seg).get(ctx.OFF).i32(size).get(from).call(Import.WRITE).set(ctx.EXIT).op(Op.END);
+  ctx.calloutArgs();
+  fb.i32(seg).get(ctx.OFF).i32(size).get(from).call(Import.WRITE).set(ctx.EXIT).op(Op.END);
   ctx.stored = true;
 }
 

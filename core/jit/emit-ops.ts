@@ -3,14 +3,14 @@ import type { OperandSpec } from '../decoder/table.js';
 import { operandSize } from '../cpu/ops/operands.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import { Op } from './wasm-emitter.js';
-import { EmitContext, FlagRecord, word } from './emit-context.js';
+import { EmitContext, word } from './emit-context.js';
 import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memory.js';
 import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
 
 /** What an inline emitter did: nothing (use the helper), code that falls through, or code that left the block. */
 export const enum Emitted { NO = 0, NEXT = 1, EXIT = 2 }
 
-const ALU_KINDS: Record<string, { op: Op; flags: FlagRecord['kind']; writes: boolean; carry?: boolean }> = {
+const ALU_KINDS: Record<string, { op: Op; flags: 'add' | 'sub' | 'logic'; writes: boolean; carry?: boolean }> = {
   ADD: { op: Op.I32_ADD, flags: 'add', writes: true },
   ADC: { op: Op.I32_ADD, flags: 'add', writes: true, carry: true },
   SBB: { op: Op.I32_SUB, flags: 'sub', writes: true, carry: true },
@@ -86,7 +86,7 @@ function alu(ctx: EmitContext, i: BoundInsn): Emitted {
     fb.tee(ctx.V).op(kind.op);
   }
   fb.set(ctx.R);
-  writeFlags(ctx, { kind: kind.flags, size, carryIn: kind.carry ? ctx.V : undefined });
+  writeFlags(ctx, kind.flags, size, kind.carry ? ctx.V : undefined);
   if (!kind.writes) return Emitted.NEXT;
   if (memoryDst) store(ctx, i.seg, size, ctx.R);
   else ctx.setReg(size, dst.method === 'G' ? i.reg : dst.method === 'E' ? i.rm : fixedRegister(i, dst), ctx.R);
@@ -100,7 +100,7 @@ function incDec(ctx: EmitContext, i: BoundInsn, isDec: boolean): Emitted {
   const memoryDst = dst.method === 'E' && i.mod !== 3;
   if (memoryDst) { effectiveAddress(ctx, i); load(ctx, i.seg, size, true); } else readOperand(ctx, i, dst, size);
   fb.tee(ctx.A).i32(1).op(isDec ? Op.I32_SUB : Op.I32_ADD).set(ctx.R);
-  writeFlags(ctx, { kind: isDec ? 'dec' : 'inc', size });
+  writeFlags(ctx, isDec ? 'dec' : 'inc', size);
   if (memoryDst) store(ctx, i.seg, size, ctx.R);
   else ctx.setReg(size, dst.method === 'Z' ? i.entry!.embedded : i.rm, ctx.R);
   return Emitted.NEXT;
@@ -200,9 +200,17 @@ function relativeTarget(ctx: EmitContext, i: BoundInsn): number {
   return i.o32 ? (next + i.imm) | 0 : (next + i.imm) & 0xffff;
 }
 
+/** Whether instruction `i` (the block's last) jumps back to the block's start: the block is then a loop. */
+export function loopsToStart(ctx: EmitContext, i: BoundInsn): boolean {
+  const key = i.entry!.key;
+  return (key === 'Jcc' || (key === 'JMP' && i.entry!.operands[0].method === 'J')) && !i.needsChecks
+    && relativeTarget(ctx, i) === ctx.block.eip;
+}
+
 function jump(ctx: EmitContext, i: BoundInsn): Emitted {
   if (i.entry!.operands[0].method !== 'J') return Emitted.NO;
   const target = relativeTarget(ctx, i);
+  if (ctx.looping) { ctx.backEdge(0); return Emitted.EXIT; }
   checkTarget(ctx, target);
   ctx.exit(ctx.ord + 1, target);
   return Emitted.EXIT;
@@ -213,10 +221,14 @@ function conditionalJump(ctx: EmitContext, i: BoundInsn): Emitted {
   const target = relativeTarget(ctx, i);
   condition(ctx, i.entry!.embedded);
   fb.if();
-  checkTarget(ctx, target);
-  fb.i32(target).set(ctx.EIP);
-  fb.op(Op.ELSE).i32(ctx.block.nexts[ctx.ord]).set(ctx.EIP).op(Op.END);
-  ctx.exit(ctx.ord + 1, { local: ctx.EIP });
+  // The start lies inside the CS limit (the entry test); the loop's back edge stays in the function.
+  if (ctx.looping) ctx.backEdge(1);
+  else {
+    checkTarget(ctx, target);
+    ctx.exit(ctx.ord + 1, target);
+  }
+  fb.op(Op.END);
+  ctx.exit(ctx.ord + 1, ctx.block.nexts[ctx.ord]);
   return Emitted.EXIT;
 }
 

@@ -7,6 +7,7 @@ import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
 import { Block, discoverBlock, modeKey } from './block.js';
 import { BlockCache } from './block-cache.js';
+import { Linker } from './links.js';
 import { buildModule, HelperRecord } from './translate.js';
 
 export interface JitOptions {
@@ -29,6 +30,12 @@ export interface JitStats {
 const MAX_BATCH = 16;
 /** Past this many known blocks the cache starts over, bounding its memory. */
 const CAPACITY = 1 << 18;
+/**
+ * V8 keeps every instance that imports a table alive as long as the table (its dispatch-table
+ * list holds them strongly), so dropped modules are only freed with their table: after this many
+ * modules the cache starts over with a new entry table.
+ */
+const MODULES_PER_TABLE = 4096;
 
 /**
  * The JIT's run loop: at each block start it runs the block's translation if there is one
@@ -39,47 +46,38 @@ const CAPACITY = 1 << 18;
 export class Jit {
   readonly stats: JitStats = { blocksCompiled: 0, modules: 0, invalidations: 0, compileMs: 0, translatedInstructions: 0 };
   private readonly cache: BlockCache;
+  private linker: Linker;
   private readonly warm: Block[] = [];
   private readonly warmAt: number;
-  /** The block being run, cpu.retired when it was entered, and the last call-out's instruction and ESP. */
+  /**
+   * The block of the last call-out and whether a write dropped it; `end` is the retired count at
+   * which the budget runs out (a call-out's `left` argument gives the exact count); the faulting
+   * instruction's EIP and ESP.
+   */
   private running: Block | null = null;
   private runningInvalidated = false;
-  private entryRetired = 0;
-  private ord = 0;
+  private end = 0;
+  private faultEip = 0;
   private faultEsp = 0;
-  /** The call-outs translated code imports, and the instructions `helper` runs, by index. */
-  private readonly imports: Record<string, (...args: number[]) => number>;
-  private records: HelperRecord[] = [];
+  private modulesInTable = 0;
 
   constructor(private readonly cpu: Cpu, private readonly interpreter: Interpreter, private readonly memory: WebAssembly.Memory,
     private readonly options: JitOptions) {
     if (cpu.mem.tablesOffset < 0) throw new Error('jit: the memory has no room for the page tables (see wasmPagesFor)');
     this.cache = new BlockCache(cpu.mem);
+    this.linker = this.newLinker();
     this.cache.onDrop = (block) => {
       if (block === this.running) this.runningInvalidated = true;
-      if (block.fn !== null) this.stats.invalidations++;
+      if (block.fn !== null) {
+        this.stats.invalidations++;
+        this.linker.unlink(block);
+      }
     };
     this.warmAt = Math.max(1, options.threshold >> 1);
-    const st = cpu.st;
-    this.imports = {
-      helper: this.helper(),
-      read: (ord, seg, offset, size) => {
-        this.callout(ord);
-        return cpu.readLin(size, cpu.linear(seg, offset, size >> 3));
-      },
-      rmwRead: (ord, seg, offset, size) => {
-        this.callout(ord);
-        const lin = cpu.linearWrite(seg, offset, size >> 3);
-        if (cpu.pagingOn) cpu.probeWrite(lin, size >> 3);
-        return cpu.readLin(size, lin);
-      },
-      write: (ord, seg, offset, size, value) => {
-        this.callout(ord);
-        cpu.writeLin(size, cpu.linearWrite(seg, offset, size >> 3), value);
-        return this.mustExit() ? 1 : 0;
-      },
-      cond: (cc) => (condition(st, cc) ? 1 : 0),
-    };
+  }
+
+  private newLinker(): Linker {
+    return new Linker(this.memory, (phys, eip, key) => this.cache.find(phys, eip, key));
   }
 
   /** Runs up to `budget` instructions, as Interpreter.run does. */
@@ -94,7 +92,7 @@ export class Jit {
       const block = this.special() ? null : this.blockAtEip();
       if (block !== null && block.fn !== null && block.insns.length <= end - cpu.retired
         && block.lastByte >>> 0 <= st[S.SEG_LIMIT + Seg.CS] >>> 0) {
-        if (!this.runBlock(block)) end--;
+        if (!this.runBlock(block, end)) end--;
         continue;
       }
       const reason = interpreter.run(end - cpu.retired, true);
@@ -130,49 +128,57 @@ export class Jit {
     const key = modeKey(cpu);
     let block = this.cache.find(phys, eip, key);
     if (block === null) {
-      if (this.cache.size >= CAPACITY) {
-        this.cache.clear();
-        this.records = [];
-      }
+      if (this.cache.size >= CAPACITY) this.cache.clear();
       block = discoverBlock(cpu, this.interpreter, phys, eip, key);
       this.cache.add(block);
     }
     if (block.fn === null && block.insns.length > 0) {
-      if (block.hits >= this.options.threshold) this.compile(block);
+      if (block.hits >= this.options.threshold) {
+        if (this.modulesInTable >= MODULES_PER_TABLE) {
+          this.cache.clear();
+          this.cache.add(block);
+          this.linker = this.newLinker();
+          this.modulesInTable = 0;
+        }
+        this.compile(block);
+      }
       else if (++block.hits === this.warmAt && this.options.threshold > 1) this.warm.push(block);
     }
     return block;
   }
 
-  /** Runs a compiled block; returns false when it ended in a delivered fault (which uses budget, as in the interpreter). */
-  private runBlock(block: Block): boolean {
+  /**
+   * Runs a compiled block and the blocks chained to it until one returns; `end` is the retired
+   * count at which the budget runs out. Returns false when it ended in a delivered fault (which
+   * uses budget, as in the interpreter).
+   */
+  private runBlock(block: Block, end: number): boolean {
     const cpu = this.cpu;
-    this.running = block;
-    this.runningInvalidated = false;
-    this.entryRetired = cpu.retired;
+    const entered = cpu.retired;
+    this.end = end;
     try {
-      const retired = block.fn!();
-      cpu.retired = this.entryRetired + retired;
-      this.stats.translatedInstructions += retired;
+      cpu.retired = end - block.fn!(end - entered);
       return true;
     } catch (e) {
-      const eip = block.eips[this.ord];
-      if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, eip, e);
+      if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, this.faultEip, e);
       if (!(e instanceof CpuFault)) throw e;
-      cpu.retired = this.entryRetired + this.ord;
-      this.stats.translatedInstructions += this.ord;
-      this.interpreter.deliverFault(e, eip, this.faultEsp);
+      // The call-out that faulted set cpu.retired to the instructions before the faulting one.
+      this.interpreter.deliverFault(e, this.faultEip, this.faultEsp);
       return false;
     } finally {
+      this.stats.translatedInstructions += cpu.retired - entered;
       this.running = null;
     }
   }
 
   /** Every call-out from translated code: the instruction count and the fault point are exact here. */
-  private callout(ord: number): void {
-    this.cpu.retired = this.entryRetired + ord;
-    this.ord = ord;
-    this.faultEsp = this.cpu.st[Reg.ESP];
+  private callout(record: HelperRecord, left: number): void {
+    const cpu = this.cpu;
+    cpu.retired = this.end - (left - record.ord);
+    this.running = record.block;
+    this.runningInvalidated = false;
+    this.faultEip = record.block.eips[record.ord];
+    this.faultEsp = cpu.st[Reg.ESP];
   }
 
   /** After an instruction run by a call-out: whether the interpreter must see the next instruction. */
@@ -181,25 +187,46 @@ export class Jit {
     return this.interpreter.stopRequested || this.runningInvalidated || this.special() || modeKey(cpu) !== this.running!.key;
   }
 
-  /** The helper import: runs a recorded instruction through the interpreter's executor. */
-  private helper(): (index: number) => number {
+  /** The call-outs a module imports, bound to its records. */
+  private importsFor(records: HelperRecord[]): Record<string, (...args: number[]) => number> {
     const cpu = this.cpu;
     const st = cpu.st;
     const interpreter = this.interpreter;
-    return (index) => {
-      const { block, ord } = this.records[index];
-      this.callout(ord);
-      const insn = block.insns[ord];
-      if (insn.needsChecks) interpreter.checkAttributes(insn);
-      const next = block.nexts[ord];
-      st[S.EIP] = next;
-      insn.exec(cpu, insn);
-      if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
-      return this.mustExit() || st[S.EIP] !== next ? 1 : 0;
+    return {
+      helper: (index, left) => {
+        const record = records[index];
+        this.callout(record, left);
+        const { block, ord } = record;
+        const insn = block.insns[ord];
+        if (insn.needsChecks) interpreter.checkAttributes(insn);
+        const next = block.nexts[ord];
+        const a20 = st[S.A20_MASK];
+        st[S.EIP] = next;
+        insn.exec(cpu, insn);
+        if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+        // A20 moved (port 0x92): the code's physical page may have changed under its EIP.
+        return this.mustExit() || st[S.EIP] !== next || st[S.A20_MASK] !== a20 ? 1 : 0;
+      },
+      read: (index, left, seg, offset, size) => {
+        this.callout(records[index], left);
+        return cpu.readLin(size, cpu.linear(seg, offset, size >> 3));
+      },
+      rmwRead: (index, left, seg, offset, size) => {
+        this.callout(records[index], left);
+        const lin = cpu.linearWrite(seg, offset, size >> 3);
+        if (cpu.pagingOn) cpu.probeWrite(lin, size >> 3);
+        return cpu.readLin(size, lin);
+      },
+      write: (index, left, seg, offset, size, value) => {
+        this.callout(records[index], left);
+        cpu.writeLin(size, cpu.linearWrite(seg, offset, size >> 3), value);
+        return this.mustExit() ? 1 : 0;
+      },
+      cond: (cc) => (condition(st, cc) ? 1 : 0),
     };
   }
 
-  /** Compiles a hot block together with the warm blocks waiting, into one module. */
+  /** Compiles a hot block together with the warm blocks waiting, into one module, and links them. */
   private compile(hot: Block): void {
     const started = performance.now();
     const blocks = [hot];
@@ -207,10 +234,11 @@ export class Jit {
       const b = this.warm.pop()!;
       if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
     }
-    const bytes = buildModule(blocks, this.cpu.mem.tablesOffset, this.records);
-    const module = new WebAssembly.Module(bytes);
-    const instance = new WebAssembly.Instance(module, { e: { m: this.memory }, j: this.imports });
-    blocks.forEach((b, k) => { b.fn = instance.exports[`b${k}`] as () => number; });
+    const { bytes, records } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.linker.exitSlot(block, eip));
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: this.linker.table }, j: this.importsFor(records) });
+    this.modulesInTable++;
+    blocks.forEach((b, k) => { b.fn = instance.exports[`b${k}`] as (left: number) => number; });
+    this.linker.linkCompiled(blocks);
     this.stats.modules++;
     this.stats.blocksCompiled += blocks.length;
     this.stats.compileMs += performance.now() - started;

@@ -1,26 +1,42 @@
 import { ModuleBuilder, Op, ValType } from './wasm-emitter.js';
-import { EmitContext } from './emit-context.js';
-import { emitInline, Emitted } from './emit-ops.js';
+import { BLOCK_TYPE, EmitContext, LEFT, word } from './emit-context.js';
+import { emitInline, Emitted, loopsToStart } from './emit-ops.js';
+import { S, Seg } from '../cpu/state-layout.js';
 import type { Block } from './block.js';
 
-/** One instruction run through the interpreter's executor: what the helper import's argument indexes. */
+/** One instruction of a module's blocks: what a call-out's record argument indexes. */
 export interface HelperRecord { block: Block; ord: number }
 
 /**
- * Translates one block into a function body. Hot simple instructions are emitted inline; every
- * other one calls the helper with its record (semantics live in the interpreter only). The
- * function returns how many instructions retired and leaves EIP and the registers in the state block.
+ * Translates one block into a function (left) -> left. Hot simple instructions are emitted
+ * inline; every other one calls the helper with its record (semantics live in the interpreter
+ * only). On entry the block returns at once, untouched, when its length exceeds the budget left
+ * or its last byte the CS limit (a chained entry; the run loop then hands it to the interpreter).
+ * It leaves EIP and the registers in the state block.
  */
-export function translateBlock(block: Block, helperBase: number, tablesOffset: number): EmitContext {
-  const ctx = new EmitContext(block, helperBase, tablesOffset);
+export function translateBlock(block: Block, recordBase: number, tablesOffset: number,
+  slotFor?: (eip: number) => number | null): EmitContext {
+  const ctx = new EmitContext(block, recordBase, tablesOffset, slotFor);
   const fb = ctx.fb;
   const n = block.insns.length;
+  fb.get(LEFT).i32(n).op(Op.I32_LT_S)
+    .i32(block.lastByte).i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).op(Op.I32_OR)
+    .if().get(LEFT).op(Op.RETURN).op(Op.END);
+  ctx.ord = n - 1;
+  if (loopsToStart(ctx, block.insns[n - 1])) {
+    ctx.looping = true;
+    ctx.enterLoop();
+  }
   for (let k = 0; k < n; k++) {
     ctx.ord = k;
     ctx.stored = false;
     const insn = block.insns[k];
     const emitted = emitInline(ctx, insn);
-    if (emitted === Emitted.EXIT) { fb.op(Op.UNREACHABLE); return ctx; }
+    if (emitted === Emitted.EXIT) {
+      if (ctx.looping) fb.op(Op.END); // the loop
+      fb.op(Op.UNREACHABLE);
+      return ctx;
+    }
     if (emitted === Emitted.NO) {
       ctx.helper(insn.endsBlock);
       if (insn.endsBlock) return ctx;
@@ -29,7 +45,7 @@ export function translateBlock(block: Block, helperBase: number, tablesOffset: n
     // A store that hit translated code of this block, or woke a device, ends the block here.
     if (ctx.stored && k < n - 1) {
       fb.get(ctx.EXIT).if();
-      ctx.exit(k + 1, block.nexts[k]);
+      ctx.exit(k + 1, block.nexts[k], false);
       fb.op(Op.END);
     }
   }
@@ -39,21 +55,23 @@ export function translateBlock(block: Block, helperBase: number, tablesOffset: n
 }
 
 /** The imports of every translated module (indices as Import), with their parameter counts. */
-const IMPORTS: [string, number][] = [['helper', 1], ['read', 4], ['rmwRead', 4], ['write', 5], ['cond', 1]];
+const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1]];
 
 /**
- * A module holding several blocks (exports b0, b1, ...); the helper records its code indexes are
- * appended to `records`.
+ * A module holding several blocks (exports b0, b1, ...) and the records its call-outs index.
+ * `slotFor` allocates the entry-table slot of an exit to a constant EIP.
  */
-export function buildModule(blocks: Block[], tablesOffset: number, records: HelperRecord[]): Uint8Array<ArrayBuffer> {
+export function buildModule(blocks: Block[], tablesOffset: number, slotFor: (block: Block, eip: number) => number | null):
+  { bytes: Uint8Array<ArrayBuffer>; records: HelperRecord[] } {
   const m = new ModuleBuilder();
   const I = ValType.I32;
+  if (m.type([I], [I]) !== BLOCK_TYPE) throw new Error('jit: the block type must come first');
   IMPORTS.forEach(([name, params]) => m.importFunc('j', name, m.type(new Array<ValType>(params).fill(I), [I])));
-  const blockType = m.type([], [I]);
+  const records: HelperRecord[] = [];
   blocks.forEach((block, k) => {
-    const ctx = translateBlock(block, records.length, tablesOffset);
+    const ctx = translateBlock(block, records.length, tablesOffset, (eip) => slotFor(block, eip));
     for (let ord = 0; ord < block.insns.length; ord++) records.push({ block, ord });
-    m.addFunc(blockType, ctx.fb, `b${k}`);
+    m.addFunc(BLOCK_TYPE, ctx.fb, `b${k}`);
   });
-  return m.encode();
+  return { bytes: m.encode(), records };
 }

@@ -6,7 +6,7 @@
 
 export const enum Op {
   UNREACHABLE = 0x00, BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_IF = 0x0d,
-  RETURN = 0x0f, CALL = 0x10, DROP = 0x1a, SELECT = 0x1b,
+  RETURN = 0x0f, CALL = 0x10, RETURN_CALL_INDIRECT = 0x13, DROP = 0x1a, SELECT = 0x1b,
   LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22,
   I32_LOAD = 0x28, I32_LOAD8_U = 0x2d, I32_LOAD16_U = 0x2f, I32_STORE = 0x36, I32_STORE8 = 0x3a, I32_STORE16 = 0x3b,
   I32_CONST = 0x41, I64_CONST = 0x42,
@@ -88,7 +88,10 @@ export class FunctionBody {
   /** A memory access with alignment hint 0 and a constant offset. */
   mem(o: Op, offset: number): this { this.code.byte(o).u32(0).u32(offset); return this; }
   call(f: number): this { this.code.byte(Op.CALL).u32(f); return this; }
+  /** Tail call through table 0 with the function type `type` (the index is on the stack). */
+  returnCallIndirect(type: number): this { this.code.byte(Op.RETURN_CALL_INDIRECT).u32(type).u32(0); return this; }
   block(type: number = VOID): this { this.code.byte(Op.BLOCK).byte(type); return this; }
+  loop(type: number = VOID): this { this.code.byte(Op.LOOP).byte(type); return this; }
   if(type: number = VOID): this { this.code.byte(Op.IF).byte(type); return this; }
   br(depth: number): this { this.code.byte(Op.BR).u32(depth); return this; }
   brIf(depth: number): this { this.code.byte(Op.BR_IF).u32(depth); return this; }
@@ -111,7 +114,7 @@ export class FunctionBody {
 export interface FuncType { params: ValType[]; results: ValType[] }
 export interface FuncImport { module: string; name: string; type: number }
 
-/** Module framing: types, function imports plus one imported memory, functions, exports. */
+/** Module framing: types, function imports plus the imported memory and table, functions, exports. */
 export class ModuleBuilder {
   private readonly types: FuncType[] = [];
   private readonly imports: FuncImport[] = [];
@@ -135,7 +138,7 @@ export class ModuleBuilder {
     return this.imports.length + this.funcs.length - 1;
   }
 
-  /** The binary module; it imports memory `e.m` (the machine's memory). */
+  /** The binary module; it imports memory `e.m` (the machine's memory) and funcref table `e.t` (entry points). */
   encode(): Uint8Array<ArrayBuffer> {
     const m = new Bytes();
     m.byte(0x00).byte(0x61).byte(0x73).byte(0x6d).byte(1).byte(0).byte(0).byte(0);
@@ -149,8 +152,9 @@ export class ModuleBuilder {
       }
     });
     section(m, 2, (s) => {
-      s.u32(this.imports.length + 1);
+      s.u32(this.imports.length + 2);
       s.name('e').name('m').byte(0x02).byte(0x00).u32(0);
+      s.name('e').name('t').byte(0x01).byte(0x70).byte(0x00).u32(0);
       for (const i of this.imports) s.name(i.module).name(i.name).byte(0x00).u32(i.type);
     });
     section(m, 3, (s) => {

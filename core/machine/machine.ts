@@ -35,7 +35,7 @@ export interface MachineOptions {
    * (2000-01-01), so runs are reproducible; hosts pass Date.now() for wall-clock time.
    */
   rtcStartTime?: number;
-  /** Translate hot blocks into WebAssembly (default off in this increment). */
+  /** Translate hot blocks into WebAssembly (default on). */
   jit?: { enabled?: boolean; threshold?: number; onModule?: (bytes: Uint8Array, index: number) => void };
   /** Default 'direct' until 'deprivileged' passes everything 'direct' passes. */
   virt?: VirtMode;
@@ -131,8 +131,8 @@ export class Machine {
     if (!VIRT_MODES.includes(virt)) throw new RangeError(`virtualization mode '${virt}' is not one of ${VIRT_MODES.join(', ')}`);
     this.monitor = virt === 'deprivileged' ? new Monitor(this.cpu, this.interpreter) : null;
     const jit = options.jit;
-    this.jit = jit?.enabled ? new Jit(this.cpu, this.interpreter, this.memory, {
-      threshold: jit.threshold ?? DEFAULT_JIT_THRESHOLD, onModule: jit.onModule,
+    this.jit = (jit?.enabled ?? true) ? new Jit(this.cpu, this.interpreter, this.memory, {
+      threshold: jit?.threshold ?? DEFAULT_JIT_THRESHOLD, onModule: jit?.onModule,
     }) : null;
     this.nsPerInstruction = 1e9 / (options.instructionsPerSecond ?? 100e6);
     this.platform = new PcPlatform(this.io, this.mem, this.scheduler, this.cpu, this.interpreter, {

@@ -1,9 +1,11 @@
 import { Cpu } from '../../core/cpu/cpu.js';
 import { Interpreter } from '../../core/cpu/interpreter.js';
 import { enterFlatProtectedMode, loadSegment } from '../../core/cpu/segments.js';
-import { RAM_BASE, Reg, S, Seg } from '../../core/cpu/state-layout.js';
+import { Reg, S, Seg } from '../../core/cpu/state-layout.js';
 import { getEflags } from '../../core/cpu/flags.js';
-import { MemoryBus } from '../../core/mmu/memory-bus.js';
+import { MemoryBus, wasmPagesFor } from '../../core/mmu/memory-bus.js';
+import { Jit } from '../../core/jit/jit.js';
+import { jitFromEnv } from './jit-env.js';
 import { IoBus } from '../../devices/bus/io-bus.js';
 
 export { Reg, S, Seg };
@@ -20,13 +22,17 @@ export class CpuHarness {
   readonly io = new IoBus();
   readonly cpu: Cpu;
   readonly interp: Interpreter;
+  /** Set when the environment turns the JIT on (see jit-env.ts): run() then goes through it. */
+  readonly jit: Jit | null;
 
   constructor(ramMiB = 2) {
     const ramSize = ramMiB << 20;
-    this.memory = new WebAssembly.Memory({ initial: (RAM_BASE + ramSize) >>> 16 });
+    this.memory = new WebAssembly.Memory({ initial: wasmPagesFor(ramSize) });
     this.mem = new MemoryBus(this.memory, ramSize);
     this.cpu = new Cpu(this.memory, this.mem, this.io);
     this.interp = new Interpreter(this.cpu);
+    const jit = jitFromEnv();
+    this.jit = jit?.enabled ? new Jit(this.cpu, this.interp, this.memory, { threshold: jit.threshold ?? 0 }) : null;
   }
 
   /** Real mode with CS = DS = ES = SS = 0, code at 0x1000, stack at 0x8000. */
@@ -66,7 +72,7 @@ export class CpuHarness {
   /** Runs until HLT (the HLT itself retires) or `max` instructions; returns instructions retired. */
   run(max = 10000): number {
     const before = this.cpu.retired;
-    this.interp.run(max);
+    if (this.jit !== null) this.jit.run(max); else this.interp.run(max);
     return this.cpu.retired - before;
   }
 
