@@ -1,25 +1,8 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testMachine } from './support/jit-env.js';
+import { bootGuest, expectedOutput } from './support/guests.js';
 import { ROOT, runCli } from './support/cli.js';
-
-function bootGuest(relativePath: string, maxInstructions = 2e9) {
-  const machine = testMachine({ memoryMiB: 64 });
-  const chunks: Uint8Array[] = [];
-  machine.onSerialOutput((bytes) => chunks.push(bytes));
-  machine.onDebugOutput((bytes) => chunks.push(bytes));
-  const path = join(ROOT, relativePath);
-  machine.loadImage({ name: relativePath, bytes: new Uint8Array(readFileSync(path)) });
-  const result = machine.runSync({ maxInstructions });
-  const output = Buffer.concat(chunks).toString('latin1');
-  return { result, output };
-}
-
-function expectedOutput(folder: string): string | undefined {
-  const path = join(ROOT, 'guests', folder, 'expected.txt');
-  return existsSync(path) ? readFileSync(path, 'latin1') : undefined;
-}
 
 /** Boots guests/<name>/<name>.bin and expects every case to pass, the exact expected output and exit value 0. */
 function expectAllPass(name: string, summary: string): void {

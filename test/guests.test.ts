@@ -1,26 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BENCH_INSTRUCTIONS, testMachine } from './support/jit-env.js';
-import { ROOT } from './support/cli.js';
-
-/** Boots a guest image through the library API and returns its serial output and how it ended. */
-function bootGuest(relativePath: string, maxInstructions = 2e9) {
-  const machine = testMachine({ memoryMiB: 64 });
-  const chunks: Uint8Array[] = [];
-  machine.onSerialOutput((bytes) => chunks.push(bytes));
-  machine.onDebugOutput((bytes) => chunks.push(bytes));
-  const path = join(ROOT, relativePath);
-  machine.loadImage({ name: relativePath, bytes: new Uint8Array(readFileSync(path)) });
-  const result = machine.runSync({ maxInstructions });
-  const output = Buffer.concat(chunks).toString('latin1');
-  return { result, output };
-}
-
-function expectedOutput(folder: string): string | undefined {
-  const path = join(ROOT, 'guests', folder, 'expected.txt');
-  return existsSync(path) ? readFileSync(path, 'latin1') : undefined;
-}
+import { BENCH_INSTRUCTIONS } from './support/jit-env.js';
+import { bootGuest, expectedOutput } from './support/guests.js';
 
 describe('test kernels', () => {
   it('hello prints its line and exits with value 0', () => {
