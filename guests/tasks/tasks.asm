@@ -39,18 +39,7 @@ ORG 0x00100000
 %include "selfcheck.inc"
 %include "macros.inc"
 
-; ADDR(label): the label's address as a plain number (usable with shifts in dq).
-%define ADDR(l) ((l) - $$ + KERNEL_BASE)
-
-; DESC base, limit (20 bits), access byte, flags nibble (G, D/B, L, AVL)
-%define DESC(base, limit, access, flags) \
-    (((limit) & 0xFFFF) | (((base) & 0xFFFFFF) << 16) | ((access) << 40) | \
-    ((((limit) >> 16) & 0xF) << 48) | ((flags) << 52) | ((((base) >> 24) & 0xFF) << 56))
-
-; GATE selector, offset, attribute byte, parameter count
-%define GATE(sel, off, attr, params) \
-    (((off) & 0xFFFF) | ((sel) << 16) | ((params) << 32) | ((attr) << 40) | \
-    ((((off) >> 16) & 0xFFFF) << 48))
+%include "descriptors.inc"
 
 STACK16     equ 0x00210000          ; the 16-bit task's stack segment (64 KiB)
 

@@ -42,13 +42,7 @@ ORG 0x00100000
 %include "report.inc"
 %include "macros.inc"
 
-; ADDR(label): the label's address as a plain number (usable with shifts in dq).
-%define ADDR(l) ((l) - $$ + 0x00100000)
-
-; DESC base, limit (20 bits), access byte, flags nibble (G, D/B, L, AVL)
-%define DESC(base, limit, access, flags) \
-    (((limit) & 0xFFFF) | (((base) & 0xFFFFFF) << 16) | ((access) << 40) | \
-    ((((limit) >> 16) & 0xF) << 48) | ((flags) << 52) | ((((base) >> 24) & 0xFF) << 56))
+%include "descriptors.inc"
 
 %include "multiboot-aout.inc"
 
