@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createMachine } from '../index.js';
 import type { RunEnd } from '../index.js';
+import type { VirtMode } from '../core/machine/machine.js';
 
 /**
  * The kernel command line of `npm run linux`, the boot test and the boot benchmark.
@@ -23,6 +24,8 @@ export interface LinuxBootOptions {
   cmdline: string;
   memoryMiB?: number;
   rtcEpoch?: string;
+  /** Where guest ring 0 runs (default direct). */
+  virt?: VirtMode;
   maxInstructions?: number;
   /** Guest output that counts as "booted": the instruction count and time when it first appears are recorded. */
   marker?: string;
@@ -43,7 +46,9 @@ export interface LinuxBoot {
 
 export function bootLinux(options: LinuxBootOptions): LinuxBoot {
   const started = performance.now();
-  const machine = createMachine({ memoryMiB: options.memoryMiB ?? 128, rtcStartTime: Date.parse(options.rtcEpoch ?? BOOT_TEST_EPOCH) });
+  const machine = createMachine({
+    memoryMiB: options.memoryMiB ?? 128, rtcStartTime: Date.parse(options.rtcEpoch ?? BOOT_TEST_EPOCH), virt: options.virt,
+  });
   const chunks: Buffer[] = [];
   let atMarker: LinuxBoot['atMarker'];
   let tail = '';

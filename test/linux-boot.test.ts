@@ -1,5 +1,6 @@
 // The flagship check: Debian's own i686 kernel and busybox (fetched with apt-get download, not
-// committed) boot to the test init's marker, twice in parallel, with byte-identical serial output.
+// committed) boot to the test init's marker, twice in parallel, with byte-identical serial output,
+// and a third time with guest ring 0 deprivileged to ring 1, with that same output.
 import { expect } from 'chai';
 import { prepareDebianGuest } from '../host/debian-guest.js';
 import { bootLinuxInWorker, LINUX_BOOT_CMDLINE, type LinuxBoot } from '../host/linux-boot.js';
@@ -44,7 +45,9 @@ describe('Debian Linux boot (i686 kernel, busybox initramfs)', function () {
   before(async () => {
     const guest = await prepareDebianGuest({ init: 'test-init', log: (line) => process.stderr.write(`      ${line}\n`) });
     const options = { kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, marker: MARKER };
-    boots = await Promise.all([bootLinuxInWorker(options), bootLinuxInWorker(options)]);
+    boots = await Promise.all([
+      bootLinuxInWorker(options), bootLinuxInWorker(options), bootLinuxInWorker({ ...options, virt: 'deprivileged' }),
+    ]);
   });
 
   it('reaches the marker after uname, /proc/cpuinfo, /proc/interrupts and a shell loop, then halts', () => {
@@ -72,5 +75,11 @@ describe('Debian Linux boot (i686 kernel, busybox initramfs)', function () {
     expect(boots[1].output.length).to.equal(boots[0].output.length);
     expect(boots[1].output === boots[0].output, 'the two boots printed different output').to.equal(true);
     expect(boots[1].instructions).to.equal(boots[0].instructions);
+  });
+
+  it('prints the same serial output with guest ring 0 deprivileged to ring 1 (--virt deprivileged)', () => {
+    expect(boots[2].error, boots[2].output.slice(-2000)).to.equal(undefined);
+    expect(boots[2].output === boots[0].output, 'deprivileged output differs from direct').to.equal(true);
+    expect(boots[2].instructions).to.equal(boots[0].instructions);
   });
 });
