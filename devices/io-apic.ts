@@ -18,7 +18,7 @@ const REG_REDIRECTION_FIRST = 0x10;
 const REG_REDIRECTION_LAST = REG_REDIRECTION_FIRST + 2 * IO_APIC_PINS - 1;
 
 /** Version 0x11 with 24 redirection entries (maximum entry index 0x17 in bits 23-16). */
-const VERSION = 0x00170011;
+export const IO_APIC_VERSION = 0x00170011;
 const ID_WRITABLE = 0x0f000000;
 
 // Redirection entry, low dword.
@@ -179,7 +179,7 @@ export class IoApic implements Device {
       case REG_ARBITRATION:
         return regs.id;
       case REG_VERSION:
-        return VERSION;
+        return IO_APIC_VERSION;
     }
     return 0;
   }

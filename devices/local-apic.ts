@@ -25,7 +25,7 @@ const REG_TIMER_CURRENT = 0x390;
 const REG_TIMER_DIVIDE = 0x3e0;
 
 /** Integrated xAPIC (version 0x14) with six LVT entries: timer, thermal, perf, LINT0, LINT1, error. */
-const VERSION = 0x00050014;
+export const LOCAL_APIC_VERSION = 0x00050014;
 
 // LVT entries in register order (0x320 + 0x10 * index) and the bits software may write in each.
 const LVT_TIMER = 0;
@@ -256,7 +256,7 @@ export class LocalApic implements Device {
     if (offset >= REG_LVT_FIRST && offset <= REG_LVT_LAST) return regs.lvt[(offset - REG_LVT_FIRST) >>> 4] >>> 0;
     switch (offset) {
       case REG_ID: return regs.id >>> 0;
-      case REG_VERSION: return VERSION;
+      case REG_VERSION: return LOCAL_APIC_VERSION;
       case REG_TPR: return regs.tpr;
       case REG_APR: return this.arbitrationPriority();
       case REG_PPR: return this.processorPriority();

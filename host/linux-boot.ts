@@ -15,6 +15,9 @@ import type { VirtMode } from '../core/machine/machine.js';
  */
 export const LINUX_BOOT_CMDLINE = 'console=ttyS0 cryptomgr.notests';
 
+/** What the test init prints once it has run everything the boot test checks. */
+export const BOOT_MARKER = 'WASMVISOR-BOOT-OK';
+
 /** The epoch the boot test and the benchmark give the RTC, so that runs are reproducible. */
 export const BOOT_TEST_EPOCH = '2026-01-01T00:00:00Z';
 

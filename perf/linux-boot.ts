@@ -8,10 +8,8 @@
 // /proc/interrupts, a shell loop, the marker, power-off).
 import { parseArgs } from 'node:util';
 import { prepareDebianGuest } from '../host/debian-guest.js';
-import { bootLinux, LINUX_BOOT_CMDLINE } from '../host/linux-boot.js';
+import { BOOT_MARKER as MARKER, bootLinux, LINUX_BOOT_CMDLINE } from '../host/linux-boot.js';
 import { formatTable, median } from './stats.js';
-
-const MARKER = 'WASMVISOR-BOOT-OK';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Number(values.runs);

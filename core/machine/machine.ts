@@ -9,7 +9,7 @@ import { IoBus } from '../../devices/bus/io-bus.js';
 import { DebugConsole } from '../../devices/debug-console.js';
 import { ExitPort } from '../../devices/exit-port.js';
 import { Uart16550 } from '../../devices/uart-16550.js';
-import type { BootPlan, EntrySelectors, GuestImage, LoadOptions, RegisterName } from './loaders/boot-plan.js';
+import { rangesOverlap, type BootPlan, type EntrySelectors, type GuestImage, type LoadOptions, type RegisterName } from './loaders/boot-plan.js';
 import { planBoot } from './loaders/detect.js';
 import { PcPlatform } from './pc-platform.js';
 import { Scheduler } from './scheduler.js';
@@ -179,9 +179,9 @@ export class Machine {
     const cpu = this.cpu;
     cpu.reset();
     for (const table of this.platform.firmwareTables()) {
-      const end = table.address + table.bytes.length;
       // An image loaded over the BIOS area (a flat image at 0xF0000) keeps its bytes.
-      if (!plan.writes.some((w) => w.address < end && w.address + w.bytes.length > table.address)) this.mem.writeBytes(table.address, table.bytes);
+      const covered = plan.writes.some((w) => rangesOverlap(w.address, w.bytes.length, table.address, table.bytes.length));
+      if (!covered) this.mem.writeBytes(table.address, table.bytes);
     }
     for (const w of plan.writes) this.mem.writeBytes(w.address, w.bytes);
     const entry = plan.entry;

@@ -28,7 +28,9 @@ const PROCESSOR_ENABLED = 1, PROCESSOR_BOOTSTRAP = 2;
 const IO_APIC_ENABLED = 1;
 const PCI_BUS_ID = 0, ISA_BUS_ID = 1;
 const ALL_LOCAL_APICS = 0xff;
-const ISA_IRQS = 16;
+export const ISA_IRQS = 16;
+/** The 8259A's cascade input: no ISA device drives it, so the table leaves it out. */
+export const CASCADE_IRQ = 2;
 /** The PIT's IRQ 0 is wired to I/O APIC input 2, as on boards whose input 0 is left to the 8259A. */
 export const TIMER_IO_APIC_PIN = 2;
 
@@ -137,7 +139,7 @@ export function buildMpTables(platform: MpPlatform, address = MP_TABLES_ADDRESS)
     w.u8(pin);
     entries++;
   };
-  for (let irq = 0; irq < ISA_IRQS; irq++) if (irq !== 2) ioInterrupt(INT_VECTORED, irq, isaIrqToIoApicPin(irq));
+  for (let irq = 0; irq < ISA_IRQS; irq++) if (irq !== CASCADE_IRQ) ioInterrupt(INT_VECTORED, irq, isaIrqToIoApicPin(irq));
   for (const [type, lint] of [[INT_EXTINT, 0], [INT_NMI, 1]]) {
     w.u8(ENTRY_LOCAL_INTERRUPT);
     w.u8(type);

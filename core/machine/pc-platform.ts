@@ -3,9 +3,9 @@ import type { Interpreter } from '../cpu/interpreter.js';
 import { S } from '../cpu/state-layout.js';
 import type { MemoryBus } from '../mmu/memory-bus.js';
 import type { IoBus } from '../../devices/bus/io-bus.js';
-import { LocalApic } from '../../devices/local-apic.js';
+import { LocalApic, LOCAL_APIC_VERSION } from '../../devices/local-apic.js';
 import { I440fx, I440FX_DEVICE } from '../../devices/i440fx.js';
-import { IoApic, IO_APIC_BASE } from '../../devices/io-apic.js';
+import { IoApic, IO_APIC_BASE, IO_APIC_VERSION } from '../../devices/io-apic.js';
 import { PciBus } from '../../devices/pci-bus.js';
 import { FpuErrorLatch } from '../../devices/fpu-error.js';
 import { DualPic } from '../../devices/pic-8259.js';
@@ -17,16 +17,12 @@ import { RtcCmos } from '../../devices/rtc-cmos.js';
 import { VgaText, TEXT_MEMORY_BASE, TEXT_MEMORY_SIZE } from '../../devices/vga-text.js';
 import { CPU_SIGNATURE } from '../cpu/cpu.js';
 import { CPUID_FEATURES } from '../cpu/ops/system.js';
-import { buildMpTables, isaIrqToIoApicPin, MP_TABLES_ADDRESS } from './mp-table.js';
+import { buildMpTables, CASCADE_IRQ, ISA_IRQS, isaIrqToIoApicPin, MP_TABLES_ADDRESS } from './mp-table.js';
 import type { Scheduler } from './scheduler.js';
 
 export const LOCAL_APIC_BASE = 0xfee00000;
-const ISA_IRQS = 16;
-/** The I/O APIC's ID (after the processor's local APIC ID 0) and version, as its registers report them. */
+/** The I/O APIC's ID, after the processor's local APIC ID 0. */
 const IO_APIC_ID = 1;
-const IO_APIC_VERSION = 0x11;
-/** The 8259A's cascade input: no ISA device drives it, and the MP table leaves it out. */
-const CASCADE_IRQ = 2;
 /** A20 off wraps addresses at 1 MiB, as an 8086 did. */
 const A20_OFF_MASK = ~0x100000;
 
@@ -103,7 +99,7 @@ export class PcPlatform {
   firmwareTables(): { address: number; bytes: Uint8Array }[] {
     const bytes = buildMpTables({
       cpuSignature: CPU_SIGNATURE, cpuFeatures: CPUID_FEATURES,
-      localApicAddress: LOCAL_APIC_BASE, localApicVersion: this.apic.read32(0x30),
+      localApicAddress: LOCAL_APIC_BASE, localApicVersion: LOCAL_APIC_VERSION,
       ioApicId: IO_APIC_ID, ioApicVersion: IO_APIC_VERSION, ioApicAddress: IO_APIC_BASE,
     });
     return [{ address: MP_TABLES_ADDRESS, bytes }];
