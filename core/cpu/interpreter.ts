@@ -4,8 +4,8 @@ import type { Cpu } from './cpu.js';
 import { CpuFault, fault, GuestError, Vec } from './faults.js';
 import { locateUnsupported, unsupported } from './unsupported.js';
 import { IF, RF, TF } from './flags.js';
-import { DR6_BS, DR7_GD } from './debug-registers.js';
-import { deliverException, deliverExternal } from './interrupts.js';
+import { DR6_BS } from './debug-registers.js';
+import { deliverDebugTrap, deliverException, deliverExternal } from './interrupts.js';
 import { realOrV86 } from './segments.js';
 import { Reg, S, Seg } from './state-layout.js';
 import { Exec, HandlerMap, SharedExec } from './ops/operands.js';
@@ -278,14 +278,10 @@ export class Interpreter {
     this.deliverDebug();
   }
 
-  /**
-   * Delivers #DB at the current EIP (a trap after HLT wakes the CPU, as an interrupt would).
-   * Entering any #DB handler clears DR7.GD, so the handler can read DR6 (SDM 17.2.4).
-   */
+  /** Delivers #DB at the current EIP (a trap after HLT wakes the CPU, as an interrupt would). */
   private deliverDebug(): void {
     this.cpu.st[S.HALTED] = 0;
-    this.cpu.st[S.DR0 + 7] &= ~DR7_GD;
-    deliverExternal(this.cpu, Vec.DB);
+    deliverDebugTrap(this.cpu);
   }
 
   private acceptInterrupt(): void {

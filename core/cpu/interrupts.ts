@@ -1,4 +1,5 @@
 import type { Cpu } from './cpu.js';
+import { DR7_GD } from './debug-registers.js';
 import { CpuFault, fault, GuestError, Vec, VECTOR_NAMES } from './faults.js';
 import { AC, IF, NT, RF, TF, VM } from './flags.js';
 import { checkCodeLimit, enterInnerStack, frameAddresses, innerStack, writeFrame } from './privilege.js';
@@ -118,6 +119,15 @@ export function deliverExternal(cpu: Cpu, vector: number): void {
     if (!(e instanceof CpuFault)) throw e;
     deliverException(cpu, external(e));
   }
+}
+
+/**
+ * #DB as a trap (single-step, breakpoints, ICEBP): entering its handler clears DR7.GD so the
+ * handler can read DR6 (SDM 17.2.4), and it is an external event for EXT.
+ */
+export function deliverDebugTrap(cpu: Cpu): void {
+  cpu.st[S.DR0 + 7] &= ~DR7_GD;
+  deliverExternal(cpu, Vec.DB);
 }
 
 /**

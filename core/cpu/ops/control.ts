@@ -3,10 +3,9 @@ import type { BoundInsn } from '../decode-cache.js';
 import { fault, Vec } from '../faults.js';
 import { condition, getOF } from '../flags.js';
 import { farCall, farJump, farReturn, interruptReturn } from '../far-transfer.js';
-import { deliverExternal, deliverInterrupt } from '../interrupts.js';
+import { deliverDebugTrap, deliverInterrupt } from '../interrupts.js';
 import { Reg, S, Seg } from '../state-layout.js';
 import { checkV86Iopl } from '../v86.js';
-import { DR7_GD } from '../debug-registers.js';
 import { HandlerMap, reader, readMemoryPair, signExtend } from './operands.js';
 
 /** Sets EIP to a near target, truncated to the operand size and checked against the CS limit. */
@@ -104,8 +103,7 @@ export const CONTROL_OPS: HandlerMap = {
    */
   INT1: () => (cpu) => {
     cpu.interruptInstruction = true;
-    cpu.st[S.DR0 + 7] &= ~DR7_GD;
-    deliverExternal(cpu, Vec.DB);
+    deliverDebugTrap(cpu);
   },
   IRET: (_e, o32) => (cpu) => interruptReturn(cpu, o32),
   BOUND: (_e, o32) => {
