@@ -75,7 +75,10 @@ export class Cpu implements ByteSource {
 
   /** Power-on state, as after RESET: real mode, CS:IP = F000:FFF0 with base FFFF0000. */
   reset(): void {
+    // The mapping epoch only ever moves on: a translation remembered before the reset must not match after it.
+    const epoch = this.st[S.MAPPING_EPOCH];
     this.st.fill(0);
+    this.st[S.MAPPING_EPOCH] = epoch + 1;
     this.st[S.EFLAGS] = EFLAGS_FIXED;
     this.st[S.CR0] = CR0_ET | 0x60000000;
     this.st[S.A20_MASK] = -1;

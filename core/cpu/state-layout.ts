@@ -84,4 +84,9 @@ export const enum S {
   FPU_FERR = 86,
   /** R0-R7, three words each: significand bits 0-31, bits 32-63, sign/exponent (16 bits). */
   FPU_REGS = 87,   // 24 words
+  /**
+   * Bumped whenever linear-to-physical translations may change (a TLB flush of any kind, an A20
+   * change): what the JIT's jump cache checks its entries against (core/jit/dispatch.ts).
+   */
+  MAPPING_EPOCH = 111,
 }

@@ -36,14 +36,15 @@ export class BlockCache {
     block.dead = false;
     block.chain = this.byPhys.get(block.phys) ?? null;
     this.byPhys.set(block.phys, block);
-    const page = block.phys >>> PAGE_SHIFT;
-    let set = this.byPage.get(page);
-    if (set === undefined) {
-      set = new Set();
-      this.byPage.set(page, set);
-      this.mem.codePage[page] |= TRANSLATED_CODE;
+    for (const page of pagesOf(block)) {
+      let set = this.byPage.get(page);
+      if (set === undefined) {
+        set = new Set();
+        this.byPage.set(page, set);
+        this.mem.codePage[page] |= TRANSLATED_CODE;
+      }
+      set.add(block);
     }
-    set.add(block);
     this.size++;
   }
 
@@ -52,21 +53,24 @@ export class BlockCache {
     const set = this.byPage.get(address >>> PAGE_SHIFT);
     if (set === undefined) return;
     for (const b of set) {
-      if (address < b.physEnd && b.phys < address + bytes) this.drop(b, set);
+      if (b.overlaps(address, bytes)) this.drop(b);
     }
   }
 
   /** Forgets every block (capacity). */
   clear(): void {
-    for (const set of this.byPage.values()) for (const b of set) this.drop(b, set);
+    for (const set of this.byPage.values()) for (const b of set) this.drop(b);
   }
 
-  private drop(block: Block, set: Set<Block>): void {
-    set.delete(block);
-    const page = block.phys >>> PAGE_SHIFT;
-    if (set.size === 0) {
-      this.byPage.delete(page);
-      this.mem.codePage[page] &= ~TRANSLATED_CODE;
+  private drop(block: Block): void {
+    for (const page of pagesOf(block)) {
+      const set = this.byPage.get(page);
+      if (set === undefined) continue;
+      set.delete(block);
+      if (set.size === 0) {
+        this.byPage.delete(page);
+        this.mem.codePage[page] &= ~TRANSLATED_CODE;
+      }
     }
     let b = this.byPhys.get(block.phys) ?? null;
     if (b === block) {
@@ -79,4 +83,11 @@ export class BlockCache {
     this.size--;
     this.onDrop(block);
   }
+}
+
+/** The physical pages a block was decoded from: its own, and the page of its tail. */
+function pagesOf(block: Block): number[] {
+  const page = block.phys >>> PAGE_SHIFT;
+  const tail = block.tail === null ? page : block.tail.phys >>> PAGE_SHIFT;
+  return tail === page ? [page] : [page, tail];
 }

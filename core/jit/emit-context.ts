@@ -20,7 +20,17 @@ export const enum Import {
   WRITE = 3,
   /** cond(cc) -> 0/1 from the lazy flags in the state block. */
   COND = 4,
+  /** dispatch(left) -> left: the dispatcher (dispatch.ts), tail-called by exits with no linked slot. */
+  DISPATCH = 5,
+  /** crossing(record, left) -> exit: helper for an instruction running into the next page (the block's tail). */
+  CROSSING = 6,
 }
+
+/**
+ * Bits of the helper's result: the run loop must see the next instruction; the instruction moved
+ * EIP; (crossing only) the next page maps elsewhere now, so the instruction did not run.
+ */
+export const enum HelperExit { RUN_LOOP = 1, JUMPED = 2, NOT_RUN = 4 }
 
 /** Type index of every block function, (left: i32) -> i32: budget left on entry, budget left at exit. */
 export const BLOCK_TYPE = 0;
@@ -206,8 +216,9 @@ export class EmitContext {
 
   /**
    * Leaves the block after `retired` instructions: registers written back, EIP from `eipLocal`
-   * (or a constant). An exit to a constant EIP in the block's page tail-calls its entry-table
-   * slot (the next block, once linked) unless `chain` is false (the block was just written).
+   * (or a constant). Unless `chain` is false (the block was just written, or its loop ran out of
+   * budget), an exit to a constant EIP in the block's page tail-calls its entry-table slot (the
+   * next block, once linked) and any other exit the dispatcher.
    */
   exit(retired: number, eip: number | { local: number }, chain = true): void {
     const fb = this.fb;
@@ -217,19 +228,40 @@ export class EmitContext {
     fb.mem(Op.I32_STORE, word(S.EIP));
     const slot = chain && typeof eip === 'number' ? this.slotFor(eip) : null;
     // A store of this instruction that the run loop must see (code written, a device woken) ends the chain.
-    if (slot !== null && this.stored) { fb.get(this.EXIT).if(); this.left(retired); fb.op(Op.RETURN).op(Op.END); }
+    if (chain && this.stored) { fb.get(this.EXIT).if(); this.left(retired); fb.op(Op.RETURN).op(Op.END); }
     this.left(retired);
-    if (slot === null) fb.op(Op.RETURN);
-    else fb.i32(slot).returnCallIndirect(BLOCK_TYPE);
+    if (slot !== null) fb.i32(slot).returnCallIndirect(BLOCK_TYPE);
+    else if (chain) fb.returnCall(Import.DISPATCH);
+    else fb.op(Op.RETURN);
   }
-  /** Runs instruction `ord` through the interpreter; the block ends (back to the run loop) if the helper says so. */
+  /**
+   * Runs instruction `ord` through the interpreter. Inside the block, any HelperExit bit ends it
+   * (back to the run loop); after the block's last instruction it goes on through the dispatcher
+   * unless the run loop must see the next instruction.
+   */
   helper(last: boolean): void {
     const fb = this.fb;
     this.spillAll();
     this.calloutArgs();
     fb.call(Import.HELPER);
-    if (last) { fb.op(Op.DROP); this.left(this.ord + 1); fb.op(Op.RETURN); return; }
+    if (last) fb.i32(HelperExit.RUN_LOOP).op(Op.I32_AND);
     fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
+    if (last) { this.left(this.ord + 1); fb.returnCall(Import.DISPATCH); }
+  }
+  /**
+   * The block's last instruction when it runs into the next page: the helper checks that page's
+   * mapping first; when it moved, the block ends before the instruction.
+   */
+  crossing(): void {
+    const fb = this.fb;
+    this.spillAll();
+    this.calloutArgs();
+    fb.call(Import.CROSSING).tee(this.T).i32(HelperExit.NOT_RUN).op(Op.I32_AND);
+    fb.if(); this.left(this.ord); fb.op(Op.RETURN).op(Op.END);
+    fb.get(this.T).i32(HelperExit.RUN_LOOP).op(Op.I32_AND);
+    fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
+    this.left(this.ord + 1);
+    fb.returnCall(Import.DISPATCH);
   }
   /** A helper call on a rarely taken path (a jump past the CS limit, which faults): no compile-time state changes. */
   helperOnSlowPath(): void {

@@ -6,6 +6,8 @@ import { Op } from './wasm-emitter.js';
 import { EmitContext, word } from './emit-context.js';
 import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memory.js';
 import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
+import { imul, neg, not, shiftByCl } from './emit-arith.js';
+import { cmovcc, leave, setcc, xchg } from './emit-moves.js';
 
 /** What an inline emitter did: nothing (use the helper), code that falls through, or code that left the block. */
 export const enum Emitted { NO = 0, NEXT = 1, EXIT = 2 }
@@ -23,12 +25,12 @@ const ALU_KINDS: Record<string, { op: Op; flags: 'add' | 'sub' | 'logic'; writes
 };
 
 /** Register number of a fixed-register or register-in-opcode operand (AL/AX/eAX are 0). */
-function fixedRegister(i: BoundInsn, spec: OperandSpec): number {
+export function fixedRegister(i: BoundInsn, spec: OperandSpec): number {
   return spec.method === 'Z' ? i.entry!.embedded : 0;
 }
 
 /** Pushes a source operand: register, immediate, or memory (through the inline TLB path). */
-function readOperand(ctx: EmitContext, i: BoundInsn, spec: OperandSpec, size: number): void {
+export function readOperand(ctx: EmitContext, i: BoundInsn, spec: OperandSpec, size: number): void {
   switch (spec.method) {
     case 'G': ctx.getReg(size, i.reg); return;
     case 'I': ctx.fb.i32(i.imm); return;
@@ -41,7 +43,7 @@ function readOperand(ctx: EmitContext, i: BoundInsn, spec: OperandSpec, size: nu
 }
 
 /** Whether an operand is one the inline emitters handle (general registers, immediates, ModRM). */
-function simple(spec: OperandSpec): boolean {
+export function simple(spec: OperandSpec): boolean {
   return spec.method === 'E' || spec.method === 'G' || spec.method === 'I' || spec.method === 'Z'
     || (spec.method === 'reg' && (spec.register === 'AL' || spec.register === 'eAX'));
 }
@@ -106,9 +108,10 @@ function incDec(ctx: EmitContext, i: BoundInsn, isDec: boolean): Emitted {
   return Emitted.NEXT;
 }
 
-/** SHL/SHR/SAR of a register by 1 or an immediate (shift.ts semantics; other forms use the helper). */
+/** SHL/SHR/SAR of a register by 1, an immediate or CL (shift.ts semantics; other forms use the helper). */
 function shift(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
   const [dst, count] = i.entry!.operands;
+  if (count.method === 'reg' && count.register === 'CL') return shiftByCl(ctx, i, key);
   if (i.mod !== 3 || (count.method !== 'const' && count.method !== 'I')) return Emitted.NO;
   const c = count.method === 'const' ? 1 : i.imm & 31;
   if (c === 0) return Emitted.NEXT;
@@ -273,6 +276,13 @@ export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
     case 'LEA': return lea(ctx, i);
     case 'SHL': case 'SAL': return shift(ctx, i, 'SHL');
     case 'SHR': case 'SAR': return shift(ctx, i, key);
+    case 'NOT': return not(ctx, i);
+    case 'NEG': return neg(ctx, i);
+    case 'IMUL': return imul(ctx, i);
+    case 'XCHG': return xchg(ctx, i);
+    case 'SETcc': return setcc(ctx, i);
+    case 'CMOVcc': return cmovcc(ctx, i);
+    case 'LEAVE': return leave(ctx, i);
     case 'MOVZX': return extend(ctx, i, false);
     case 'MOVSX': return extend(ctx, i, true);
     case 'PUSH': return push(ctx, i);

@@ -5,10 +5,13 @@ import { condition } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
 import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
-import { Block, discoverBlock, modeKey } from './block.js';
+import { Block, codePhys, discoverBlock, modeKey } from './block.js';
 import { BlockCache } from './block-cache.js';
+import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
+import { HelperExit } from './emit-context.js';
 import { Linker } from './links.js';
 import { buildModule, HelperRecord } from './translate.js';
+import { PAGE_TABLES_BYTES } from '../mmu/memory-bus.js';
 
 export interface JitOptions {
   /** Executions of a block start before it is compiled (0: compile on first sight). */
@@ -31,11 +34,10 @@ const MAX_BATCH = 16;
 /** Past this many known blocks the cache starts over, bounding its memory. */
 const CAPACITY = 1 << 18;
 /**
- * V8 keeps every instance that imports a table alive as long as the table (its dispatch-table
- * list holds them strongly), so dropped modules are only freed with their table: after this many
- * modules the cache starts over with a new entry table.
+ * Past this many modules the JIT starts over: V8 frees a module's code only once nothing refers
+ * to it, and its wasm code space runs out (a fatal error) with a few ten thousand live modules.
  */
-const MODULES_PER_TABLE = 4096;
+const MODULE_LIMIT = 4096;
 
 /**
  * The JIT's run loop: at each block start it runs the block's translation if there is one
@@ -47,6 +49,7 @@ export class Jit {
   readonly stats: JitStats = { blocksCompiled: 0, modules: 0, invalidations: 0, compileMs: 0, translatedInstructions: 0 };
   private readonly cache: BlockCache;
   private linker: Linker;
+  private dispatcher: Dispatcher;
   private readonly warm: Block[] = [];
   private readonly warmAt: number;
   /**
@@ -59,25 +62,30 @@ export class Jit {
   private end = 0;
   private faultEip = 0;
   private faultEsp = 0;
-  private modulesInTable = 0;
+  private modulesSinceStart = 0;
 
   constructor(private readonly cpu: Cpu, private readonly interpreter: Interpreter, private readonly memory: WebAssembly.Memory,
     private readonly options: JitOptions) {
-    if (cpu.mem.tablesOffset < 0) throw new Error('jit: the memory has no room for the page tables (see wasmPagesFor)');
+    const jumpCache = cpu.mem.tablesOffset + PAGE_TABLES_BYTES;
+    if (cpu.mem.tablesOffset < 0 || jumpCache + JUMP_CACHE_BYTES > memory.buffer.byteLength) {
+      throw new Error('jit: the memory has no room for the page tables and the jump cache (see wasmPagesFor)');
+    }
     this.cache = new BlockCache(cpu.mem);
+    this.dispatcher = new Dispatcher(memory, jumpCache);
     this.linker = this.newLinker();
     this.cache.onDrop = (block) => {
       if (block === this.running) this.runningInvalidated = true;
       if (block.fn !== null) {
         this.stats.invalidations++;
         this.linker.unlink(block);
+        this.dispatcher.drop(block);
       }
     };
     this.warmAt = Math.max(1, options.threshold >> 1);
   }
 
   private newLinker(): Linker {
-    return new Linker(this.memory, (phys, eip, key) => this.cache.find(phys, eip, key));
+    return new Linker(this.dispatcher.dispatch, (phys, eip, key) => this.cache.find(phys, eip, key));
   }
 
   /** Runs up to `budget` instructions, as Interpreter.run does. */
@@ -87,11 +95,17 @@ export class Jit {
     const interpreter = this.interpreter;
     let end = cpu.retired + budget;
     interpreter.stopRequested = false;
+    // Long before the mapping epoch could wrap around to an old entry's, the jump cache starts afresh.
+    if (st[S.MAPPING_EPOCH] >>> 30 !== 0) {
+      this.dispatcher.clear();
+      st[S.MAPPING_EPOCH] = 0;
+    }
     while (cpu.retired < end) {
       if (interpreter.stopRequested) return StopReason.STOPPED;
       const block = this.special() ? null : this.blockAtEip();
       if (block !== null && block.fn !== null && block.insns.length <= end - cpu.retired
         && block.lastByte >>> 0 <= st[S.SEG_LIMIT + Seg.CS] >>> 0) {
+        this.dispatcher.remember(block, (st[S.SEG_BASE + Seg.CS] + block.eip) | 0, st[S.MAPPING_EPOCH]);
         if (!this.runBlock(block, end)) end--;
         continue;
       }
@@ -111,20 +125,9 @@ export class Jit {
   /** The block starting at CS:EIP in this mode (decoded on first sight), compiled once hot; null when the fetch would fault. */
   private blockAtEip(): Block | null {
     const cpu = this.cpu;
-    const st = cpu.st;
-    const eip = st[S.EIP];
-    let phys: number;
-    if (cpu.pagingOn) {
-      try {
-        phys = cpu.paging.translate(cpu.codeLinear(eip), false);
-      } catch (e) {
-        if (e instanceof CpuFault) return null; // the interpreter raises it at the instruction
-        throw e;
-      }
-    } else {
-      phys = st[S.SEG_BASE + Seg.CS] + eip;
-    }
-    phys &= st[S.A20_MASK];
+    const eip = cpu.st[S.EIP];
+    const phys = codePhys(cpu, eip);
+    if (phys < 0) return null; // the interpreter raises the fault, or runs what is not RAM
     const key = modeKey(cpu);
     let block = this.cache.find(phys, eip, key);
     if (block === null) {
@@ -133,15 +136,7 @@ export class Jit {
       this.cache.add(block);
     }
     if (block.fn === null && block.insns.length > 0) {
-      if (block.hits >= this.options.threshold) {
-        if (this.modulesInTable >= MODULES_PER_TABLE) {
-          this.cache.clear();
-          this.cache.add(block);
-          this.linker = this.newLinker();
-          this.modulesInTable = 0;
-        }
-        this.compile(block);
-      }
+      if (block.hits >= this.options.threshold) this.compile(block);
       else if (++block.hits === this.warmAt && this.options.threshold > 1) this.warm.push(block);
     }
     return block;
@@ -187,25 +182,44 @@ export class Jit {
     return this.interpreter.stopRequested || this.runningInvalidated || this.special() || modeKey(cpu) !== this.running!.key;
   }
 
+  /** Runs one instruction of translated code through the interpreter's executor; returns HelperExit bits. */
+  private runInstruction(record: HelperRecord): number {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    const { block, ord } = record;
+    const insn = block.insns[ord];
+    if (insn.needsChecks) this.interpreter.checkAttributes(insn);
+    const next = block.nexts[ord];
+    const a20 = st[S.A20_MASK];
+    st[S.EIP] = next;
+    insn.exec(cpu, insn);
+    if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+    // A20 moved (port 0x92): the code's physical page may have changed under its EIP.
+    if (this.mustExit() || st[S.A20_MASK] !== a20) return HelperExit.RUN_LOOP;
+    return st[S.EIP] !== next ? HelperExit.JUMPED : 0;
+  }
+
   /** The call-outs a module imports, bound to its records. */
   private importsFor(records: HelperRecord[]): Record<string, (...args: number[]) => number> {
     const cpu = this.cpu;
     const st = cpu.st;
-    const interpreter = this.interpreter;
     return {
       helper: (index, left) => {
         const record = records[index];
         this.callout(record, left);
+        return this.runInstruction(record);
+      },
+      crossing: (index, left) => {
+        const record = records[index];
+        this.callout(record, left);
         const { block, ord } = record;
-        const insn = block.insns[ord];
-        if (insn.needsChecks) interpreter.checkAttributes(insn);
-        const next = block.nexts[ord];
-        const a20 = st[S.A20_MASK];
-        st[S.EIP] = next;
-        insn.exec(cpu, insn);
-        if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
-        // A20 moved (port 0x92): the code's physical page may have changed under its EIP.
-        return this.mustExit() || st[S.EIP] !== next || st[S.A20_MASK] !== a20 ? 1 : 0;
+        // Bytes of the instruction lie in the next page: it must still map where they were read.
+        const pageStart = block.eips[ord] + block.insns[ord].length - block.tail!.bytes;
+        if (codePhys(cpu, block.insns[ord].default32 ? pageStart | 0 : pageStart & 0xffff) !== block.tail!.phys) {
+          st[S.EIP] = block.eips[ord];
+          return HelperExit.NOT_RUN;
+        }
+        return this.runInstruction(record);
       },
       read: (index, left, seg, offset, size) => {
         this.callout(records[index], left);
@@ -223,25 +237,41 @@ export class Jit {
         return this.mustExit() ? 1 : 0;
       },
       cond: (cc) => (condition(st, cc) ? 1 : 0),
+      dispatch: this.dispatcher.dispatch,
     };
   }
 
   /** Compiles a hot block together with the warm blocks waiting, into one module, and links them. */
   private compile(hot: Block): void {
     const started = performance.now();
+    if (this.modulesSinceStart >= MODULE_LIMIT) this.startOver(hot);
+    this.modulesSinceStart++;
     const blocks = [hot];
     while (this.warm.length > 0 && blocks.length < MAX_BATCH) {
       const b = this.warm.pop()!;
       if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
     }
+    const table = this.linker.beginModule();
     const { bytes, records } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.linker.exitSlot(block, eip));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: this.linker.table }, j: this.importsFor(records) });
-    this.modulesInTable++;
-    blocks.forEach((b, k) => { b.fn = instance.exports[`b${k}`] as (left: number) => number; });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: table }, j: this.importsFor(records) });
+    blocks.forEach((b, k) => {
+      b.fn = instance.exports[`b${k}`] as (left: number) => number;
+      this.dispatcher.add(b);
+    });
     this.linker.linkCompiled(blocks);
     this.stats.modules++;
     this.stats.blocksCompiled += blocks.length;
     this.stats.compileMs += performance.now() - started;
     this.options.onModule?.(bytes, this.stats.modules - 1);
+  }
+
+  /** Forgets every translation and starts a new dispatcher (its home slots are never reused). */
+  private startOver(hot: Block): void {
+    this.modulesSinceStart = 0;
+    this.cache.clear();
+    this.cache.add(hot);
+    this.warm.length = 0;
+    this.dispatcher = new Dispatcher(this.memory, this.cpu.mem.tablesOffset + PAGE_TABLES_BYTES);
+    this.linker = this.newLinker();
   }
 }

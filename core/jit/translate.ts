@@ -31,6 +31,10 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
     ctx.ord = k;
     ctx.stored = false;
     const insn = block.insns[k];
+    if (k === n - 1 && block.tail !== null) {
+      ctx.crossing();
+      return ctx;
+    }
     const emitted = emitInline(ctx, insn);
     if (emitted === Emitted.EXIT) {
       if (ctx.looping) fb.op(Op.END); // the loop
@@ -55,7 +59,7 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
 }
 
 /** The imports of every translated module (indices as Import), with their parameter counts. */
-const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1]];
+const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1], ['dispatch', 1], ['crossing', 2]];
 
 /**
  * A module holding several blocks (exports b0, b1, ...) and the records its call-outs index.

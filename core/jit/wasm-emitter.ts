@@ -6,16 +6,16 @@
 
 export const enum Op {
   UNREACHABLE = 0x00, BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_IF = 0x0d,
-  RETURN = 0x0f, CALL = 0x10, RETURN_CALL_INDIRECT = 0x13, DROP = 0x1a, SELECT = 0x1b,
+  RETURN = 0x0f, CALL = 0x10, RETURN_CALL = 0x12, RETURN_CALL_INDIRECT = 0x13, DROP = 0x1a, SELECT = 0x1b,
   LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22,
   I32_LOAD = 0x28, I32_LOAD8_U = 0x2d, I32_LOAD16_U = 0x2f, I32_STORE = 0x36, I32_STORE8 = 0x3a, I32_STORE16 = 0x3b,
   I32_CONST = 0x41, I64_CONST = 0x42,
   I32_EQZ = 0x45, I32_EQ = 0x46, I32_NE = 0x47, I32_LT_S = 0x48, I32_LT_U = 0x49, I32_GT_S = 0x4a, I32_GT_U = 0x4b,
   I32_LE_S = 0x4c, I32_LE_U = 0x4d, I32_GE_S = 0x4e, I32_GE_U = 0x4f,
-  I64_LE_U = 0x58,
-  I32_ADD = 0x6a, I32_SUB = 0x6b, I32_AND = 0x71, I32_OR = 0x72, I32_XOR = 0x73, I32_SHL = 0x74, I32_SHR_S = 0x75, I32_SHR_U = 0x76,
-  I64_ADD = 0x7c,
-  I64_EXTEND_I32_U = 0xad,
+  I64_NE = 0x52, I64_LE_U = 0x58,
+  I32_ADD = 0x6a, I32_SUB = 0x6b, I32_MUL = 0x6c, I32_AND = 0x71, I32_OR = 0x72, I32_XOR = 0x73, I32_SHL = 0x74, I32_SHR_S = 0x75, I32_SHR_U = 0x76,
+  I64_ADD = 0x7c, I64_MUL = 0x7e,
+  I32_WRAP_I64 = 0xa7, I64_EXTEND_I32_S = 0xac, I64_EXTEND_I32_U = 0xad,
 }
 
 export const enum ValType { I32 = 0x7f, I64 = 0x7e }
@@ -88,6 +88,8 @@ export class FunctionBody {
   /** A memory access with alignment hint 0 and a constant offset. */
   mem(o: Op, offset: number): this { this.code.byte(o).u32(0).u32(offset); return this; }
   call(f: number): this { this.code.byte(Op.CALL).u32(f); return this; }
+  /** Tail call of function `f`. */
+  returnCall(f: number): this { this.code.byte(Op.RETURN_CALL).u32(f); return this; }
   /** Tail call through table 0 with the function type `type` (the index is on the stack). */
   returnCallIndirect(type: number): this { this.code.byte(Op.RETURN_CALL_INDIRECT).u32(type).u32(0); return this; }
   block(type: number = VOID): this { this.code.byte(Op.BLOCK).byte(type); return this; }

@@ -92,7 +92,10 @@ export class PcPlatform {
       updateIntr();
       return vector;
     };
-    this.ps2.onA20Change((enabled) => { cpu.st[S.A20_MASK] = enabled ? -1 : A20_OFF_MASK; });
+    this.ps2.onA20Change((enabled) => {
+      cpu.st[S.A20_MASK] = enabled ? -1 : A20_OFF_MASK;
+      cpu.st[S.MAPPING_EPOCH]++;
+    });
   }
 
   /** The tables a BIOS would leave for the OS: the MP configuration (local APIC, I/O APIC, ISA interrupt routing). */

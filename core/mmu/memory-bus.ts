@@ -14,9 +14,11 @@ const PAGES = 1 << (32 - PAGE_SHIFT);
  * the memory has room for them, so generated code can test a page with one load.
  */
 export const PAGE_TABLES_BYTES = 2 * PAGES;
-/** Memory size (in 64 KiB wasm pages) for RAM plus the page tables. */
+/** Room after the page tables for the JIT's jump cache (core/jit/dispatch.ts). */
+export const JIT_AREA_BYTES = 0x10000;
+/** Memory size (in 64 KiB wasm pages) for RAM, the page tables and the JIT's area. */
 export function wasmPagesFor(ramSize: number): number {
-  return Math.ceil((RAM_BASE + ramSize + PAGE_TABLES_BYTES) / 65536);
+  return Math.ceil((RAM_BASE + ramSize + PAGE_TABLES_BYTES + JIT_AREA_BYTES) / 65536);
 }
 export const PAGE_RAM = 0;
 const PAGE_MMIO = 1;

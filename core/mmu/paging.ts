@@ -226,12 +226,14 @@ export class Paging {
 
   /** Forgets every translation (paging turned on or off, CR0.WP, CR4.PSE, CR4.PAE or CR4.PGE changed). */
   flushAll(): void {
+    this.st[S.MAPPING_EPOCH]++;
     this.tag.fill(EMPTY);
     this.largeCached = false;
   }
 
   /** A CR3 load: forgets every translation but the global ones. */
   flushNonGlobal(): void {
+    this.st[S.MAPPING_EPOCH]++;
     const tag = this.tag, frame = this.frame;
     for (let slot = 0; slot < TLB_ENTRIES; slot++) {
       if ((frame[slot] & TLB_GLOBAL) === 0) tag[slot] = EMPTY;
@@ -243,6 +245,7 @@ export class Paging {
    * 4 MiB (2 MiB under PAE) page, that is the whole large page: every piece of it cached.
    */
   flushPage(lin: number): void {
+    this.st[S.MAPPING_EPOCH]++;
     const tag = this.tag, frame = this.frame;
     const page = lin >>> PAGE_SHIFT;
     if (tag[page & SLOT_MASK] === page) tag[page & SLOT_MASK] = EMPTY;

@@ -1,0 +1,114 @@
+import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
+import { BLOCK_TYPE, LEFT, word } from './emit-context.js';
+import { S, Seg } from '../cpu/state-layout.js';
+import type { Block } from './block.js';
+
+/** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 8. */
+const ENTRIES = 4096;
+export const JUMP_CACHE_BYTES = ENTRIES * 16;
+const KEY_BITS = 8;
+/** The key of an empty entry: no mode key has every bit set (block.ts). */
+const EMPTY_KEY = (1 << KEY_BITS) - 1;
+
+/**
+ * Dispatch inside wasm for the exits whose target is not linked: RET, indirect jumps, jumps to
+ * another page, and links whose target was not compiled when they were made. Without it each
+ * of those returns to the TypeScript run loop, which costs a few microseconds; a kernel boot
+ * takes such an exit every ~35 instructions.
+ *
+ * The jump cache (direct-mapped, in the machine's memory) maps the linear address and EIP of a
+ * block start to the block's *home slot* in a table that only the dispatcher's instance
+ * imports, so filling it stays cheap (V8 keeps a dispatch copy of a table per importing
+ * instance: see links.ts). An entry counts only with the current mode key and mapping epoch
+ * (S.MAPPING_EPOCH: every TLB flush and A20 change bumps it), so it names the block the run loop
+ * would find by translating the address now. The run loop fills an entry each time it starts a
+ * compiled block. Home slots are never reused: a dropped block's slot returns to the run loop,
+ * so a stale entry can never start another block.
+ */
+export class Dispatcher {
+  /** (left) -> left: runs the block at CS:EIP if the jump cache knows it, else returns to the run loop. */
+  readonly dispatch: (left: number) => number;
+  private readonly home: WebAssembly.Table;
+  private readonly toRunLoop: (left: number) => number;
+  private readonly entries: Int32Array;
+  private slots = 0;
+
+  constructor(memory: WebAssembly.Memory, offset: number) {
+    this.home = new WebAssembly.Table({ initial: 1024, element: 'anyfunc' });
+    const m = new ModuleBuilder();
+    m.type([ValType.I32], [ValType.I32]);
+    m.addFunc(BLOCK_TYPE, dispatchBody(offset), 'dispatch');
+    const stub = new FunctionBody(1);
+    stub.get(LEFT);
+    m.addFunc(BLOCK_TYPE, stub, 'toRunLoop');
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { e: { m: memory, t: this.home } });
+    this.dispatch = instance.exports.dispatch as (left: number) => number;
+    this.toRunLoop = instance.exports.toRunLoop as (left: number) => number;
+    this.entries = new Int32Array(memory.buffer, offset, ENTRIES * 4);
+    this.clear();
+  }
+
+  /** Gives a newly compiled block its home slot. */
+  add(block: Block): void {
+    const slot = this.slots++;
+    if (slot >= this.home.length) this.home.grow(this.home.length);
+    this.home.set(slot, block.fn);
+    block.homeSlot = slot;
+  }
+
+  /** A dropped block: its home slot (and every jump-cache entry naming it) returns to the run loop. */
+  drop(block: Block): void {
+    if (block.homeSlot >= 0) this.home.set(block.homeSlot, this.toRunLoop);
+    block.homeSlot = -1;
+  }
+
+  /** Remembers that the compiled block `block` starts at linear address `lin` in the current mode and mapping. */
+  remember(block: Block, lin: number, epoch: number): void {
+    const k = index(lin) << 2;
+    const e = this.entries;
+    e[k] = lin;
+    e[k + 1] = block.eip;
+    e[k + 2] = epoch;
+    e[k + 3] = block.key | (block.homeSlot << KEY_BITS);
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    for (let k = 3; k < this.entries.length; k += 4) this.entries[k] = EMPTY_KEY;
+  }
+}
+
+function index(lin: number): number {
+  return (lin ^ (lin >>> 12)) & (ENTRIES - 1);
+}
+
+/**
+ * The dispatcher's code: the mode key as block.ts's modeKey computes it, the entry of CS.base +
+ * EIP, and a tail call of its home slot when linear address, EIP, epoch and key all match.
+ */
+function dispatchBody(offset: number): FunctionBody {
+  const fb = new FunctionBody(1);
+  const EIP = fb.local(), LIN = fb.local(), AT = fb.local(), KEY = fb.local(), CR0 = fb.local();
+  const load = (index: number): FunctionBody => fb.i32(0).mem(Op.I32_LOAD, word(index));
+  load(S.EIP).tee(EIP);
+  load(S.SEG_BASE + Seg.CS).op(Op.I32_ADD).tee(LIN)
+    .get(LIN).i32(12).op(Op.I32_SHR_U).op(Op.I32_XOR).i32(ENTRIES - 1).op(Op.I32_AND).i32(4).op(Op.I32_SHL).set(AT);
+  load(S.CR0).set(CR0);
+  load(S.CS_DEFAULT32);
+  load(S.SS_DEFAULT32).i32(1).op(Op.I32_SHL).op(Op.I32_OR);
+  load(S.CPL).i32(2).op(Op.I32_SHL).op(Op.I32_OR);
+  fb.get(CR0).i32(31).op(Op.I32_SHR_U).i32(4).op(Op.I32_SHL).op(Op.I32_OR);
+  fb.get(CR0).i32(1).op(Op.I32_AND).i32(5).op(Op.I32_SHL).op(Op.I32_OR);
+  load(S.EFLAGS).i32(17).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).i32(6).op(Op.I32_SHL).op(Op.I32_OR);
+  fb.set(KEY);
+  fb.get(AT).mem(Op.I32_LOAD, offset).get(LIN).op(Op.I32_EQ)
+    .get(AT).mem(Op.I32_LOAD, offset + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)
+    .get(AT).mem(Op.I32_LOAD, offset + 8);
+  load(S.MAPPING_EPOCH).op(Op.I32_EQ).op(Op.I32_AND)
+    .get(AT).mem(Op.I32_LOAD, offset + 12).i32((1 << KEY_BITS) - 1).op(Op.I32_AND).get(KEY).op(Op.I32_EQ).op(Op.I32_AND)
+    .if()
+    .get(LEFT).get(AT).mem(Op.I32_LOAD, offset + 12).i32(KEY_BITS).op(Op.I32_SHR_U).returnCallIndirect(BLOCK_TYPE)
+    .op(Op.END);
+  fb.get(LEFT);
+  return fb;
+}

@@ -1,0 +1,118 @@
+import type { BoundInsn } from '../cpu/decode-cache.js';
+import { operandSize } from '../cpu/ops/operands.js';
+import { Reg } from '../cpu/state-layout.js';
+import { Op } from './wasm-emitter.js';
+import type { EmitContext } from './emit-context.js';
+import { effectiveAddress, load, store } from './emit-memory.js';
+import { writeFlags, writeShiftFlags } from './emit-flags.js';
+import { Emitted, readOperand } from './emit-ops.js';
+
+/**
+ * Inline NOT, NEG, two- and three-operand IMUL and 32-bit register shifts by CL, with the
+ * interpreter's semantics (alu.ts, muldiv.ts, shift.ts); every other form uses the helper.
+ */
+
+/** Reads the r/m destination of a unary operation into A (a memory one for writing). */
+function readDestination(ctx: EmitContext, i: BoundInsn, size: number): void {
+  if (i.mod === 3) ctx.getReg(size, i.rm);
+  else { effectiveAddress(ctx, i); load(ctx, i.seg, size, true); }
+  ctx.fb.set(ctx.A);
+}
+
+/** Writes local R to the r/m destination read by readDestination. */
+function writeDestination(ctx: EmitContext, i: BoundInsn, size: number): void {
+  if (i.mod === 3) ctx.setReg(size, i.rm, ctx.R);
+  else store(ctx, i.seg, size, ctx.R);
+}
+
+export function not(ctx: EmitContext, i: BoundInsn): Emitted {
+  const size = operandSize(i.entry!.operands[0], i.o32);
+  readDestination(ctx, i, size);
+  ctx.fb.get(ctx.A).i32(-1).op(Op.I32_XOR).set(ctx.R);
+  writeDestination(ctx, i, size);
+  return Emitted.NEXT;
+}
+
+/** NEG: the flags of 0 - x (CF = x != 0). */
+export function neg(ctx: EmitContext, i: BoundInsn): Emitted {
+  const size = operandSize(i.entry!.operands[0], i.o32);
+  const fb = ctx.fb;
+  readDestination(ctx, i, size);
+  fb.get(ctx.A).set(ctx.B).i32(0).set(ctx.A);
+  fb.i32(0).get(ctx.B).op(Op.I32_SUB).set(ctx.R);
+  writeFlags(ctx, 'sub', size);
+  writeDestination(ctx, i, size);
+  return Emitted.NEXT;
+}
+
+/** IMUL Gv,Ev and Gv,Ev,imm: CF = OF = the product does not fit; SF/ZF/PF from the low half, AF = 0. */
+export function imul(ctx: EmitContext, i: BoundInsn): Emitted {
+  const operands = i.entry!.operands;
+  if (operands.length === 1) return Emitted.NO;
+  const size = operandSize(operands[0], i.o32);
+  const fb = ctx.fb;
+  const three = operands.length === 3;
+  readOperand(ctx, i, operands[three ? 1 : 0], size);
+  fb.set(ctx.A);
+  readOperand(ctx, i, operands[three ? 2 : 1], size);
+  fb.set(ctx.B);
+  if (size === 16) {
+    const signed16 = (local: number): void => { fb.get(local).i32(16).op(Op.I32_SHL).i32(16).op(Op.I32_SHR_S); };
+    signed16(ctx.A); signed16(ctx.B);
+    fb.op(Op.I32_MUL).tee(ctx.R);
+    signed16(ctx.R);
+    fb.op(Op.I32_NE).set(ctx.V);
+  } else {
+    const product = (): void => {
+      fb.get(ctx.A).op(Op.I64_EXTEND_I32_S).get(ctx.B).op(Op.I64_EXTEND_I32_S).op(Op.I64_MUL);
+    };
+    product();
+    fb.op(Op.I32_WRAP_I64).set(ctx.R);
+    product();
+    fb.get(ctx.R).op(Op.I64_EXTEND_I32_S).op(Op.I64_NE).set(ctx.V);
+  }
+  writeShiftFlags(ctx, size, ctx.V, ctx.V);
+  ctx.setReg(size, i.reg, ctx.R);
+  return Emitted.NEXT;
+}
+
+/**
+ * SHL/SHR/SAR of a 32-bit register by CL. A count of 0 (CL & 31) changes nothing, flags
+ * included, so the pending flag record is stored first and the shift's own flags are stored
+ * where it happens; the block then knows no pending record.
+ */
+export function shiftByCl(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
+  const size = operandSize(i.entry!.operands[0], i.o32);
+  if (size !== 32 || i.mod !== 3) return Emitted.NO;
+  const fb = ctx.fb;
+  ctx.flushFlags();
+  ctx.flags = null;
+  ctx.getReg(32, i.rm);
+  fb.set(ctx.A);
+  ctx.getReg(8, Reg.ECX);
+  fb.i32(31).op(Op.I32_AND).tee(ctx.T).if();
+  const bit = (shift: Op, by: number | null): void => {
+    fb.get(ctx.A);
+    if (by === null) fb.get(ctx.T).i32(1).op(Op.I32_SUB); else fb.i32(by).get(ctx.T).op(Op.I32_SUB);
+    fb.op(shift).i32(1).op(Op.I32_AND);
+  };
+  if (key === 'SHL') {
+    fb.get(ctx.A).get(ctx.T).op(Op.I32_SHL).set(ctx.R);
+    bit(Op.I32_SHR_U, 32); fb.set(ctx.B);
+    fb.get(ctx.R).i32(31).op(Op.I32_SHR_U).get(ctx.B).op(Op.I32_XOR).set(ctx.V);
+  } else if (key === 'SHR') {
+    fb.get(ctx.A).get(ctx.T).op(Op.I32_SHR_U).set(ctx.R);
+    bit(Op.I32_SHR_U, null); fb.set(ctx.B);
+    fb.get(ctx.R).i32(31).op(Op.I32_SHR_U).get(ctx.R).i32(30).op(Op.I32_SHR_U).op(Op.I32_XOR).i32(1).op(Op.I32_AND).set(ctx.V);
+  } else {
+    fb.get(ctx.A).get(ctx.T).op(Op.I32_SHR_S).set(ctx.R);
+    bit(Op.I32_SHR_S, null); fb.set(ctx.B);
+    fb.i32(0).set(ctx.V);
+  }
+  writeShiftFlags(ctx, 32, ctx.B, ctx.V);
+  ctx.flushFlags();
+  ctx.setReg(32, i.rm, ctx.R);
+  fb.op(Op.END);
+  ctx.flags = null;
+  return Emitted.NEXT;
+}

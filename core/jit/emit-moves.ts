@@ -1,0 +1,73 @@
+import type { BoundInsn } from '../cpu/decode-cache.js';
+import { operandSize } from '../cpu/ops/operands.js';
+import { Reg, Seg } from '../cpu/state-layout.js';
+import { Op } from './wasm-emitter.js';
+import type { EmitContext } from './emit-context.js';
+import { effectiveAddress, load, stackOffset, store } from './emit-memory.js';
+import { condition } from './emit-flags.js';
+import { Emitted, fixedRegister, readOperand } from './emit-ops.js';
+
+/** Inline XCHG between registers (NOP and PAUSE among them), SETcc, CMOVcc and LEAVE (data.ts, stack.ts semantics). */
+
+export function xchg(ctx: EmitContext, i: BoundInsn): Emitted {
+  const [a, b] = i.entry!.operands;
+  if (a.method === 'E' && i.mod !== 3) return Emitted.NO;
+  const size = operandSize(a, i.o32);
+  const ra = a.method === 'Z' ? fixedRegister(i, a) : i.rm;
+  const rb = b.method === 'G' ? i.reg : fixedRegister(i, b);
+  if (ra === rb) return Emitted.NEXT;
+  ctx.getReg(size, ra);
+  ctx.fb.set(ctx.V);
+  ctx.getReg(size, rb);
+  ctx.fb.set(ctx.T);
+  ctx.setReg(size, ra, ctx.T);
+  ctx.setReg(size, rb, ctx.V);
+  return Emitted.NEXT;
+}
+
+export function setcc(ctx: EmitContext, i: BoundInsn): Emitted {
+  condition(ctx, i.entry!.embedded);
+  ctx.fb.set(ctx.V);
+  if (i.mod === 3) ctx.setReg(8, i.rm, ctx.V);
+  else { effectiveAddress(ctx, i); store(ctx, i.seg, 8, ctx.V); }
+  return Emitted.NEXT;
+}
+
+/** CMOVcc: the source is read (and may fault) whether or not the condition holds. */
+export function cmovcc(ctx: EmitContext, i: BoundInsn): Emitted {
+  const size = operandSize(i.entry!.operands[0], i.o32);
+  const fb = ctx.fb;
+  readOperand(ctx, i, i.entry!.operands[1], size);
+  fb.set(ctx.V);
+  ctx.getReg(size, i.reg);
+  fb.set(ctx.T);
+  fb.get(ctx.V).get(ctx.T);
+  condition(ctx, i.entry!.embedded);
+  fb.op(Op.SELECT).set(ctx.V);
+  ctx.setReg(size, i.reg, ctx.V);
+  return Emitted.NEXT;
+}
+
+/** LEAVE: (E)SP = (E)BP by the stack size, then (E)BP is popped; registers change only once the load succeeded. */
+export function leave(ctx: EmitContext, i: BoundInsn): Emitted {
+  const size = i.o32 ? 32 : 16;
+  const fb = ctx.fb;
+  if (ctx.stack32) {
+    ctx.reg32(Reg.EBP);
+  } else {
+    ctx.reg32(Reg.ESP); fb.i32(~0xffff).op(Op.I32_AND);
+    ctx.reg32(Reg.EBP); fb.i32(0xffff).op(Op.I32_AND).op(Op.I32_OR);
+  }
+  fb.set(ctx.SP);
+  stackOffset(ctx, ctx.SP);
+  load(ctx, Seg.SS, size);
+  fb.set(ctx.V);
+  const bytes = size >> 3;
+  if (ctx.stack32) fb.get(ctx.SP).i32(bytes).op(Op.I32_ADD).set(ctx.SP);
+  else {
+    fb.get(ctx.SP).i32(~0xffff).op(Op.I32_AND).get(ctx.SP).i32(bytes).op(Op.I32_ADD).i32(0xffff).op(Op.I32_AND).op(Op.I32_OR).set(ctx.SP);
+  }
+  ctx.setReg(32, Reg.ESP, ctx.SP);
+  ctx.setReg(size, Reg.EBP, ctx.V);
+  return Emitted.NEXT;
+}
