@@ -36,6 +36,7 @@ export const GUESTS: readonly GuestSpec[] = [
   { name: "apic", source: "guests/apic/apic.asm", image: "guests/apic/apic.bin" },
   { name: "transparency", source: "guests/transparency/transparency.asm", image: "guests/transparency/transparency.bin" },
   { name: "smc", source: "guests/smc/smc.asm", image: "guests/smc/smc.bin" },
+  { name: "nanobench", source: "guests/nanobench/nanobench.asm", image: "guests/nanobench/nanobench.bin" },
 ];
 
 /** The repository root: the nearest ancestor of this file that holds guests/hello/hello.asm. */

@@ -6,20 +6,22 @@
 #   guests/run-qemu.sh hello
 #   guests/run-qemu.sh selftest | diff - guests/selftest/expected.txt
 #   guests/run-qemu.sh bench
+#   guests/run-qemu.sh nanobench | grep -v cycles/iteration   # its cycle counts are QEMU's
 #
-# hello and bench are Multiboot kernels (qemu -kernel). selftest is a flat
+# hello, bench and nanobench are Multiboot kernels (qemu -kernel). selftest is a flat
 # real-mode binary; QEMU's BIOS only loads a boot sector, so it is rebuilt with
 # -DQEMU_FLOPPY (guests/selftest/qemuboot.inc prepends a small loader) and booted
 # as a 1.44 MB floppy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-name=${1:?usage: run-qemu.sh hello|selftest|bench [qemu options...]}
+name=${1:?usage: run-qemu.sh hello|selftest|bench|nanobench [qemu options...]}
 shift
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 case $name in
   hello)    boot=(-kernel "$here/hello/hello.elf") ;;
   bench)    boot=(-kernel "$here/bench/bench.bin") ;;
+  nanobench) boot=(-kernel "$here/nanobench/nanobench.bin") ;;
   selftest)
     nasm -f bin -DQEMU_FLOPPY -I "$here/selftest/" -I "$here/common/" -o "$tmp/selftest.img" "$here/selftest/selftest.asm"
     truncate -s 1474560 "$tmp/selftest.img"

@@ -1,5 +1,5 @@
 // Benchmark: our interpreter and our JIT against v86's interpreter, measured in the same run
-// (design.md, "Performance method"). Usage (after `npm run build`):
+// (design.md, "Performance method"). `npm run perf:kernel`, or after `npm run build`:
 //
 //   node dist/perf/interp-vs-v86.js [--runs N] [--image PATH] [--skip-v86] [--v86-jit]
 //                                   [--qemu] [--max-instructions N]

@@ -1,6 +1,6 @@
 // Micro-benchmarks of the interpreter's parts (benchmark.js): decoding, and the instruction
 // loop on small hot loops, in guest instructions per second. For finding where time goes; the
-// comparison against peers is interp-vs-v86. Usage: npm run bench:micro
+// comparison against peers is interp-vs-v86 (npm run perf:kernel). Usage: npm run bench:micro
 import Benchmark from 'benchmark';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
