@@ -204,7 +204,7 @@ function driveV86<T>(config: { jit: boolean; memoryMiB: number; timeoutMs: numbe
       finished = true;
       clearInterval(sampleTimer);
       for (const t of timers) clearTimeout(t);
-      emulator.destroy().catch(() => {
+      Promise.resolve().then(() => emulator.destroy()).catch(() => {
         // the run is over either way; destroy errors are not the benchmark's business
       }).finally(settle);
     };
