@@ -2,7 +2,7 @@
 // cache outside git (never committed), plus a gzip'd cpio initramfs built from
 // guests/linux/<init>. Once fetched, everything works offline from the cache.
 //
-//   node dist/host/debian-guest.js [--init init|test-init|PATH] [--cache DIR] [--offline] [--refresh]
+//   node dist/host/debian-guest.js [--init init|test-init|bench-init|PATH] [--cache DIR] [--offline] [--refresh]
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,7 +16,7 @@ import { buildInitramfs } from './initramfs.js';
 export interface DebianGuestOptions {
   /** Cache folder; default $WASMVISOR_CACHE/debian, else ~/.cache/wasmvisor/debian. */
   cacheDir?: string;
-  /** An init script in guests/linux/ ("init", the default, or "test-init"), or a path to one. */
+  /** An init script in guests/linux/ ("init", the default, "test-init" or "bench-init"), or a path to one. */
   init?: string;
   /** Never run apt: fail if the cache does not hold the kernel and busybox yet. */
   offline?: boolean;
@@ -96,7 +96,7 @@ function parseArgs(argv: string[]): DebianGuestOptions {
     else if (arg === '--offline') options.offline = true;
     else if (arg === '--refresh') options.refresh = true;
     else if (arg === '-h' || arg === '--help') {
-      console.log('usage: node dist/host/debian-guest.js [--init init|test-init|PATH] [--cache DIR] [--offline] [--refresh]');
+      console.log('usage: node dist/host/debian-guest.js [--init init|test-init|bench-init|PATH] [--cache DIR] [--offline] [--refresh]');
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (see --help)`);
   }

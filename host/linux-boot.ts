@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { createMachine } from '../index.js';
 import type { RunEnd } from '../index.js';
 import type { VirtMode } from '../core/machine/machine.js';
+import { SerialMarkers } from './serial-markers.js';
 
 /**
  * The kernel command line of `npm run linux`, the boot test and the boot benchmark.
@@ -30,9 +31,14 @@ export interface LinuxBootOptions {
   /** Where guest ring 0 runs (default direct). */
   virt?: VirtMode;
   maxInstructions?: number;
-  /** Guest output that counts as "booted": the instruction count and time when it first appears are recorded. */
-  marker?: string;
+  /** false: interpret only (the JIT is on by default). */
+  jit?: boolean;
+  /** Guest output whose first appearance is recorded: instruction count and virtual and wall time. */
+  markers?: readonly string[];
 }
+
+/** Where the run was when a marker's last byte was printed. */
+export interface MarkerHit { instructions: number; virtualNs: number; wallMs: number }
 
 /** Plain data, so that it crosses from a worker thread unchanged. */
 export interface LinuxBoot {
@@ -43,25 +49,23 @@ export interface LinuxBoot {
   instructions: number;
   virtualNs: number;
   wallMs: number;
-  /** Guest instructions, virtual ns and wall ms when the marker had been printed (undefined when it never was). */
-  atMarker?: { instructions: number; virtualNs: number; wallMs: number };
+  /** One per marker, in the order given; undefined for a marker never printed. */
+  atMarkers: (MarkerHit | undefined)[];
 }
 
 export function bootLinux(options: LinuxBootOptions): LinuxBoot {
   const started = performance.now();
   const machine = createMachine({
     memoryMiB: options.memoryMiB ?? 128, rtcStartTime: Date.parse(options.rtcEpoch ?? BOOT_TEST_EPOCH), virt: options.virt,
+    jit: options.jit === undefined ? undefined : { enabled: options.jit },
   });
   const chunks: Buffer[] = [];
-  let atMarker: LinuxBoot['atMarker'];
-  let tail = '';
+  const markers = new SerialMarkers<MarkerHit>(options.markers ?? [],
+    () => ({ instructions: machine.cpu.retired, virtualNs: machine.virtualNs, wallMs: performance.now() - started }));
   machine.onSerialOutput((bytes) => {
-    chunks.push(Buffer.from(bytes));
-    if (options.marker === undefined || atMarker !== undefined) return;
-    tail = (tail + Buffer.from(bytes).toString('latin1')).slice(-4 * options.marker.length);
-    if (tail.includes(options.marker)) {
-      atMarker = { instructions: machine.cpu.retired, virtualNs: machine.virtualNs, wallMs: performance.now() - started };
-    }
+    const chunk = Buffer.from(bytes);
+    chunks.push(chunk);
+    markers.feed(chunk.toString('latin1'));
   });
   machine.loadImage({ name: options.kernel, bytes: new Uint8Array(readFileSync(options.kernel)) }, {
     cmdline: options.cmdline,
@@ -70,7 +74,7 @@ export function bootLinux(options: LinuxBootOptions): LinuxBoot {
   const result = machine.runSync({ maxInstructions: options.maxInstructions ?? 3e10 });
   return {
     output: Buffer.concat(chunks).toString('latin1'), reason: result.reason, error: result.error?.message,
-    instructions: result.instructions, virtualNs: result.virtualNs, wallMs: performance.now() - started, atMarker,
+    instructions: result.instructions, virtualNs: result.virtualNs, wallMs: performance.now() - started, atMarkers: markers.hits,
   };
 }
 

@@ -9,21 +9,21 @@
 import { parseArgs } from 'node:util';
 import { prepareDebianGuest } from '../host/debian-guest.js';
 import { BOOT_MARKER as MARKER, bootLinux, LINUX_BOOT_CMDLINE } from '../host/linux-boot.js';
-import { formatTable, median } from './stats.js';
+import { formatTable, median, positiveInteger } from './stats.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: expected a positive integer`);
+const runs = positiveInteger('--runs', values.runs);
 
 const guest = await prepareDebianGuest({ init: 'test-init', log: (line) => process.stderr.write(`${line}\n`) });
 const rows: { instructions: number; virtualS: number; wallS: number; totalWallS: number }[] = [];
 for (let run = 1; run <= runs; run++) {
-  const boot = bootLinux({ kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, marker: MARKER });
-  if (boot.atMarker === undefined) {
+  const boot = bootLinux({ kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, markers: [MARKER] });
+  const [atMarker] = boot.atMarkers;
+  if (atMarker === undefined) {
     process.stderr.write(boot.output.slice(-2000));
     throw new Error(`run ${run}: the guest never printed ${MARKER} (${boot.reason}${boot.error ? `: ${boot.error}` : ''})`);
   }
-  const row = { instructions: boot.atMarker.instructions, virtualS: boot.atMarker.virtualNs / 1e9, wallS: boot.atMarker.wallMs / 1e3, totalWallS: boot.wallMs / 1e3 };
+  const row = { instructions: atMarker.instructions, virtualS: atMarker.virtualNs / 1e9, wallS: atMarker.wallMs / 1e3, totalWallS: boot.wallMs / 1e3 };
   rows.push(row);
   process.stderr.write(`run ${run}: ${row.instructions} instructions, ${row.virtualS.toFixed(3)} virtual s, ${row.wallS.toFixed(1)} wall s to the marker\n`);
 }

@@ -66,3 +66,10 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
   for (let r = 0; r < text.length; r++) out.push(line(text[r]!, numeric[r]!));
   return out.join('\n');
 }
+
+/** A command-line count: a positive integer, else an error naming the option. */
+export function positiveInteger(option: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`${option} ${text}: expected a positive integer`);
+  return n;
+}

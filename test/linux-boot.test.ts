@@ -42,7 +42,7 @@ describe('Debian Linux boot (i686 kernel, busybox initramfs)', function () {
 
   before(async () => {
     const guest = await prepareDebianGuest({ init: 'test-init', log: (line) => process.stderr.write(`      ${line}\n`) });
-    const options = { kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, marker: MARKER };
+    const options = { kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, markers: [MARKER] };
     boots = await Promise.all([
       bootLinuxInWorker(options), bootLinuxInWorker(options), bootLinuxInWorker({ ...options, virt: 'deprivileged' }),
     ]);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatTable, median } from '../perf/stats.js';
+import { formatTable, median, positiveInteger } from '../perf/stats.js';
 
 describe('perf/stats', () => {
   describe('median', () => {
@@ -89,6 +89,16 @@ describe('perf/stats', () => {
     it('prints non-finite numbers as words', () => {
       const out = formatTable(['v'], [[Infinity], [NaN]]);
       expect(out.split('\n').slice(2)).to.deep.equal(['Infinity', '     NaN']);
+    });
+  });
+
+  describe('positiveInteger', () => {
+    it('reads a positive integer', () => {
+      expect(positiveInteger('--runs', '3')).to.equal(3);
+    });
+
+    it('names the option when the text is not a positive integer', () => {
+      for (const bad of ['0', '-1', '2.5', 'x', '']) expect(() => positiveInteger('--runs', bad)).to.throw(/^--runs .*expected a positive integer/);
     });
   });
 });
