@@ -197,12 +197,13 @@ function printStatistics(machine: Machine): void {
   if (s.vmm) printMonitorStatistics(s.vmm, s.instructions);
 }
 
-/** The deprivileging monitor's counters: traps and hooks by instruction, deliveries by vector, its share of the work. */
+/** The deprivileging monitor's counters: traps, callouts and hooks by instruction, deliveries by vector, its share of the work. */
 function printMonitorStatistics(v: VmmStats, instructions: number): void {
   const list = (counts: Record<string, number>) => Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   const share = instructions > 0 ? (100 * v.instructions / instructions).toFixed(3) : '0.000';
   process.stderr.write(`wasmvisor: VMM: ${v.instructions} guest instructions in the monitor (${share}%), ${v.hostMs.toFixed(1)} ms host\r\n`
     + `wasmvisor: VMM traps: ${list(v.traps)}\r\n`
+    + `wasmvisor: VMM callouts from translated code: ${list(v.callouts)}\r\n`
     + `wasmvisor: VMM hooks: ${list(v.hooks)}\r\n`
     + `wasmvisor: VMM deliveries: ${list(v.deliveries)}\r\n`
     + `wasmvisor: VMM shadow descriptors: ${v.shadowFills} made, ${v.shadowWriteFlushes} pages dropped by writes\r\n`);

@@ -28,9 +28,11 @@ export interface BenchResult {
   vmm?: VmmDelta;
 }
 
-/** The monitor's counters over one benchmark: entries (traps + hooks + deliveries) and host time. */
+/** The monitor's counters over one benchmark: entries (traps + callouts + hooks + deliveries) and host time. */
 export interface VmmDelta {
   traps: number;
+  /** Privileged instructions translated code handed to the monitor without a trap. */
+  callouts: number;
   hooks: number;
   deliveries: number;
   hostMs: number;
@@ -56,12 +58,15 @@ function total(counts: Float64Array): number {
 
 /** The monitor's running totals (cheap: read from inside the marker's OUT, which the monitor emulates). */
 function totals(counters: VmmCounters): VmmDelta {
-  return { traps: total(counters.traps), hooks: total(counters.hooks), deliveries: total(counters.deliveries), hostMs: counters.hostMs };
+  return {
+    traps: total(counters.traps), callouts: total(counters.callouts), hooks: total(counters.hooks),
+    deliveries: total(counters.deliveries), hostMs: counters.hostMs,
+  };
 }
 
 function delta(before: VmmDelta, after: VmmDelta): VmmDelta {
   return {
-    traps: after.traps - before.traps, hooks: after.hooks - before.hooks,
+    traps: after.traps - before.traps, callouts: after.callouts - before.callouts, hooks: after.hooks - before.hooks,
     deliveries: after.deliveries - before.deliveries, hostMs: after.hostMs - before.hostMs,
   };
 }

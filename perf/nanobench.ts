@@ -74,9 +74,10 @@ function printMonitor(vmm: VmmStats, last: NanobenchRun): void {
   console.log('');
   console.log('monitor (last deprivileged run, whole kernel):');
   console.log(`  traps:        ${byName(vmm.traps)}`);
+  console.log(`  callouts:     ${byName(vmm.callouts)}`);
   console.log(`  hooks:        ${byName(vmm.hooks)}`);
   console.log(`  deliveries:   ${byName(vmm.deliveries)}`);
-  console.log(`  instructions: ${vmm.instructions} (traps + hooks)`);
+  console.log(`  instructions: ${vmm.instructions} (traps + callouts + hooks)`);
   console.log(`  host ms:      ${vmm.hostMs.toFixed(1)} in the monitor (sampled 1 entry in 64)`);
   console.log(`  shadows:      ${vmm.shadowFills} descriptors filled, ${vmm.shadowWriteFlushes} write flushes`);
   console.log('');
@@ -85,10 +86,10 @@ function printMonitor(vmm: VmmStats, last: NanobenchRun): void {
     const d = b.vmm!;
     const perIteration = (events: number): number => Math.round((events / b.iterations) * 100) / 100;
     const monitorNs = (d.hostMs * 1e6) / b.iterations;
-    return [b.name, perIteration(d.traps), perIteration(d.hooks), perIteration(d.deliveries), monitorNs, b.hostNsPerIteration,
+    return [b.name, perIteration(d.traps), perIteration(d.callouts), perIteration(d.hooks), perIteration(d.deliveries), monitorNs, b.hostNsPerIteration,
       `${((100 * monitorNs) / b.hostNsPerIteration).toFixed(0)}%`];
   });
-  console.log(formatTable(['benchmark', 'traps', 'hooks', 'deliveries', 'monitor ns', 'total ns', 'in monitor'], rows));
+  console.log(formatTable(['benchmark', 'traps', 'callouts', 'hooks', 'deliveries', 'monitor ns', 'total ns', 'in monitor'], rows));
   console.log('(monitor ns: Machine.stats().vmm.hostMs, which times one outermost monitor entry in 64: a loop with');
   console.log(' two entries per iteration always samples the same one of them)');
 }

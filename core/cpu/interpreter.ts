@@ -60,6 +60,11 @@ export const enum StopReason { BUDGET = 0, HALTED = 1, STOPPED = 2, BLOCK_END = 
 export interface MonitorHooks {
   sensitive(entry: OpcodeEntry, exec: SharedExec): SharedExec;
   trap(e: CpuFault): BoundInsn | CpuFault;
+  /**
+   * Runs a decoded privileged or IOPL-sensitive instruction (EIP already past it) in the guest
+   * view without a trap: translated code calls it directly. A fault it raises is the guest's.
+   */
+  emulate(insn: BoundInsn): void;
 }
 
 /** Checks that cost nothing for ordinary instructions: LOCK rules, privilege, mode. */
@@ -84,7 +89,8 @@ export class Interpreter {
   stopRequested = false;
   /** Acknowledges the pending external interrupt and returns its vector (the interrupt controller). */
   acknowledgeInterrupt: (() => number) | null = null;
-  private monitor: MonitorHooks | null = null;
+  /** The deprivileging monitor's hooks, when one is attached. */
+  monitor: MonitorHooks | null = null;
 
   constructor(readonly cpu: Cpu) {
     this.cache = new DecodeCache(cpu.mem);

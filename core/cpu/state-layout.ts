@@ -89,4 +89,6 @@ export const enum S {
    * change): what the JIT's jump cache checks its entries against (core/jit/dispatch.ts).
    */
   MAPPING_EPOCH = 111,
+  /** 1 while the deprivileging monitor runs the guest's ring 0 at CPL 1 (core/vmm): part of the JIT's mode key. */
+  DEPRIVILEGED = 112,
 }

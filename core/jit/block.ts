@@ -15,11 +15,14 @@ export const MAX_BLOCK_INSNS = 64;
  * The CPU mode a translation depends on: code and stack size, CPL, paging, protected and V86
  * mode. Operand/address size prefixes are per instruction and decoded into the block.
  */
+/** The mode-key bit of deprivileged guest ring-0 code (the monitor's callouts are compiled in). */
+export const DEPRIVILEGED_KEY = 1 << 7;
+
 /** The mode key of the current state (dispatch.ts computes the same in wasm). */
 export function modeKey(cpu: Cpu): number {
   const st = cpu.st;
   return st[S.CS_DEFAULT32] | (st[S.SS_DEFAULT32] << 1) | (st[S.CPL] << 2) | ((cpu.pagingOn ? 1 : 0) << 4)
-    | ((st[S.CR0] & 1) << 5) | ((st[S.EFLAGS] & VM) !== 0 ? 1 << 6 : 0);
+    | ((st[S.CR0] & 1) << 5) | ((st[S.EFLAGS] & VM) !== 0 ? 1 << 6 : 0) | (st[S.DEPRIVILEGED] << 7);
 }
 
 /**

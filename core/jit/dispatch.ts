@@ -3,11 +3,11 @@ import { BLOCK_TYPE, LEFT, word } from './emit-context.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import type { Block } from './block.js';
 
-/** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 8. */
+/** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 9. */
 const ENTRIES = 4096;
 export const JUMP_CACHE_BYTES = ENTRIES * 16;
-const KEY_BITS = 8;
-/** The key of an empty entry: no mode key has every bit set (block.ts). */
+const KEY_BITS = 9;
+/** The key of an empty entry: no mode key has every bit set (block.ts: bit 8 is never set). */
 const EMPTY_KEY = (1 << KEY_BITS) - 1;
 
 /**
@@ -100,6 +100,7 @@ function dispatchBody(offset: number): FunctionBody {
   fb.get(CR0).i32(31).op(Op.I32_SHR_U).i32(4).op(Op.I32_SHL).op(Op.I32_OR);
   fb.get(CR0).i32(1).op(Op.I32_AND).i32(5).op(Op.I32_SHL).op(Op.I32_OR);
   load(S.EFLAGS).i32(17).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).i32(6).op(Op.I32_SHL).op(Op.I32_OR);
+  load(S.DEPRIVILEGED).i32(7).op(Op.I32_SHL).op(Op.I32_OR);
   fb.set(KEY);
   fb.get(AT).mem(Op.I32_LOAD, offset).get(LIN).op(Op.I32_EQ)
     .get(AT).mem(Op.I32_LOAD, offset + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)

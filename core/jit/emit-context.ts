@@ -24,6 +24,11 @@ export const enum Import {
   DISPATCH = 5,
   /** crossing(record, left) -> exit: helper for an instruction running into the next page (the block's tail). */
   CROSSING = 6,
+  /**
+   * vmm(record, left) -> exit: a privileged or IOPL-sensitive instruction of deprivileged guest
+   * ring-0 code, emulated by the monitor in the guest view (a callout instead of a #GP trap).
+   */
+  VMM = 7,
 }
 
 /**
@@ -235,15 +240,15 @@ export class EmitContext {
     else fb.op(Op.RETURN);
   }
   /**
-   * Runs instruction `ord` through the interpreter. Inside the block, any HelperExit bit ends it
+   * Runs instruction `ord` through the interpreter (or `callout`, the monitor). Inside the block, any HelperExit bit ends it
    * (back to the run loop); after the block's last instruction it goes on through the dispatcher
    * unless the run loop must see the next instruction.
    */
-  helper(last: boolean): void {
+  helper(last: boolean, callout: Import = Import.HELPER): void {
     const fb = this.fb;
     this.spillAll();
     this.calloutArgs();
-    fb.call(Import.HELPER);
+    fb.call(callout);
     if (last) fb.i32(HelperExit.RUN_LOOP).op(Op.I32_AND);
     fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
     if (last) { this.left(this.ord + 1); fb.returnCall(Import.DISPATCH); }

@@ -182,17 +182,25 @@ export class Jit {
     return this.interpreter.stopRequested || this.runningInvalidated || this.special() || modeKey(cpu) !== this.running!.key;
   }
 
-  /** Runs one instruction of translated code through the interpreter's executor; returns HelperExit bits. */
-  private runInstruction(record: HelperRecord): number {
+  /**
+   * Runs one instruction of translated code through the interpreter's executor, or with
+   * `emulate` (a deprivileged privileged instruction) through the monitor; returns HelperExit bits.
+   */
+  private runInstruction(record: HelperRecord, emulate = false): number {
     const cpu = this.cpu;
     const st = cpu.st;
     const { block, ord } = record;
     const insn = block.insns[ord];
-    if (insn.needsChecks) this.interpreter.checkAttributes(insn);
     const next = block.nexts[ord];
     const a20 = st[S.A20_MASK];
-    st[S.EIP] = next;
-    insn.exec(cpu, insn);
+    if (emulate) {
+      st[S.EIP] = next;
+      this.interpreter.monitor!.emulate(insn);
+    } else {
+      if (insn.needsChecks) this.interpreter.checkAttributes(insn);
+      st[S.EIP] = next;
+      insn.exec(cpu, insn);
+    }
     if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
     // A20 moved (port 0x92): the code's physical page may have changed under its EIP.
     if (this.mustExit() || st[S.A20_MASK] !== a20) return HelperExit.RUN_LOOP;
@@ -208,6 +216,11 @@ export class Jit {
         const record = records[index];
         this.callout(record, left);
         return this.runInstruction(record);
+      },
+      vmm: (index, left) => {
+        const record = records[index];
+        this.callout(record, left);
+        return this.runInstruction(record, true);
       },
       crossing: (index, left) => {
         const record = records[index];

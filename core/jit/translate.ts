@@ -1,5 +1,7 @@
 import { ModuleBuilder, Op, ValType } from './wasm-emitter.js';
-import { BLOCK_TYPE, EmitContext, LEFT, word } from './emit-context.js';
+import { BLOCK_TYPE, EmitContext, Import, LEFT, word } from './emit-context.js';
+import { Attr } from '../decoder/table.js';
+import { DEPRIVILEGED_KEY } from './block.js';
 import { emitInline, Emitted, loopsToStart } from './emit-ops.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import type { Block } from './block.js';
@@ -19,6 +21,7 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
   const ctx = new EmitContext(block, recordBase, tablesOffset, slotFor);
   const fb = ctx.fb;
   const n = block.insns.length;
+  const deprivileged = (block.key & DEPRIVILEGED_KEY) !== 0;
   fb.get(LEFT).i32(n).op(Op.I32_LT_S)
     .i32(block.lastByte).i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).op(Op.I32_OR)
     .if().get(LEFT).op(Op.RETURN).op(Op.END);
@@ -42,7 +45,7 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
       return ctx;
     }
     if (emitted === Emitted.NO) {
-      ctx.helper(insn.endsBlock);
+      ctx.helper(insn.endsBlock, deprivileged && (insn.entry!.attrs & (Attr.PRIV | Attr.IOPL)) !== 0 ? Import.VMM : Import.HELPER);
       if (insn.endsBlock) return ctx;
       continue;
     }
@@ -59,7 +62,7 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
 }
 
 /** The imports of every translated module (indices as Import), with their parameter counts. */
-const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1], ['dispatch', 1], ['crossing', 2]];
+const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1], ['dispatch', 1], ['crossing', 2], ['vmm', 2]];
 
 /**
  * A module holding several blocks (exports b0, b1, ...) and the records its call-outs index.

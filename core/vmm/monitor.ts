@@ -9,7 +9,7 @@ import type { OpcodeEntry } from '../decoder/table.js';
 import { sensitiveExecutor } from './hooks.js';
 import { DESCRIPTOR_TABLE, ShadowTables } from './shadow-tables.js';
 import { VmmCounters, VmmStats } from './stats.js';
-import { emulateTrap } from './traps.js';
+import { emulateCallout, emulateTrap } from './traps.js';
 import { VirtualCpu } from './virtual-cpu.js';
 
 /** One outermost monitor entry in this many is timed (a power of two). */
@@ -30,6 +30,8 @@ export class Monitor implements InterruptMonitor, MonitorHooks {
   readonly shadow: ShadowTables;
   readonly counters = new VmmCounters();
   depth = 0;
+  /** A fault raised in the guest view by a callout: the guest's own, delivered as it is. */
+  guestFault: CpuFault | null = null;
   /** Outermost entries into the guest view, and when the one being timed began. */
   private entries = 0;
   private sampleStart = 0;
@@ -95,6 +97,10 @@ export class Monitor implements InterruptMonitor, MonitorHooks {
 
   trap(e: CpuFault): BoundInsn | CpuFault {
     return emulateTrap(this, e);
+  }
+
+  emulate(insn: BoundInsn): void {
+    emulateCallout(this, insn);
   }
 
   stats(): VmmStats {

@@ -52,10 +52,13 @@ export class ShadowTables implements DescriptorShadow {
   }
 
   clear(): void {
-    const codePage = this.cpu.mem.codePage;
-    for (const page of this.byPage.keys()) codePage[page] &= ~DESCRIPTOR_TABLE;
-    this.entries.clear();
-    this.byPage.clear();
+    // Kernels write CR3 and run INVLPG often, with hardly ever a shadow made in between.
+    if (this.entries.size !== 0 || this.byPage.size !== 0) {
+      const codePage = this.cpu.mem.codePage;
+      for (const page of this.byPage.keys()) codePage[page] &= ~DESCRIPTOR_TABLE;
+      this.entries.clear();
+      this.byPage.clear();
+    }
     this.cr3 = this.cpu.st[S.CR3];
     this.pagingOn = this.cpu.pagingOn;
   }

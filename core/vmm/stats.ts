@@ -6,9 +6,14 @@ export interface VmmStats {
   traps: Record<string, number>;
   /** Sensitive instructions run through their hook, by mnemonic. */
   hooks: Record<string, number>;
+  /**
+   * Privileged or IOPL-sensitive instructions translated code handed to the monitor directly
+   * (no trap), by mnemonic.
+   */
+  callouts: Record<string, number>;
   /** Interrupts and exceptions (raised, external or INT n) the monitor delivered to the guest, by vector (`0x0e`). */
   deliveries: Record<string, number>;
-  /** Guest instructions the monitor executed (each trap and hook is one). */
+  /** Guest instructions the monitor executed (each trap, hook and callout is one). */
   instructions: number;
   /** Host milliseconds spent in the monitor (trap emulation, hooks and deliveries), estimated from every 64th entry. */
   hostMs: number;
@@ -21,16 +26,17 @@ export interface VmmStats {
 export class VmmCounters {
   readonly traps = new Float64Array(OPCODES.length);
   readonly hooks = new Float64Array(OPCODES.length);
+  readonly callouts = new Float64Array(OPCODES.length);
   readonly deliveries = new Float64Array(256);
   hostMs = 0;
 
   snapshot(shadowFills: number, shadowWriteFlushes: number): VmmStats {
-    const traps = byName(this.traps), hooks = byName(this.hooks);
+    const traps = byName(this.traps), hooks = byName(this.hooks), callouts = byName(this.callouts);
     const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
     return {
-      traps, hooks,
+      traps, hooks, callouts,
       deliveries: Object.fromEntries([...this.deliveries].flatMap((n, v) => n > 0 ? [[`0x${v.toString(16).padStart(2, '0')}`, n]] : [])),
-      instructions: sum(traps) + sum(hooks),
+      instructions: sum(traps) + sum(hooks) + sum(callouts),
       hostMs: this.hostMs,
       shadowFills, shadowWriteFlushes,
     };

@@ -18,6 +18,10 @@ const REMAPPING = new Set(OPCODES.filter((e) => e.key === 'INVLPG' || (e.key ===
  * Any other fault, and any fault at another CPL, goes to the guest as it is.
  */
 export function emulateTrap(monitor: Monitor, e: CpuFault): BoundInsn | CpuFault {
+  if (e === monitor.guestFault) {
+    monitor.guestFault = null;
+    return e;
+  }
   if (e.vector !== Vec.GP || !monitor.vcpu.deprivileged || monitor.depth !== 0) return e;
   const cpu = monitor.cpu;
   const st = cpu.st;
@@ -32,7 +36,7 @@ export function emulateTrap(monitor: Monitor, e: CpuFault): BoundInsn | CpuFault
     st[S.EIP] = insn.default32 ? next : next & 0xffff;
     insn.exec(cpu, insn);
     monitor.counters.traps[insn.entry.id]++;
-    if (REMAPPING.has(insn.entry.id)) monitor.shadow.clear();
+    afterEmulation(monitor, insn);
     return insn;
   } catch (f) {
     if (!(f instanceof CpuFault)) throw f;
@@ -42,4 +46,30 @@ export function emulateTrap(monitor: Monitor, e: CpuFault): BoundInsn | CpuFault
   } finally {
     monitor.leave();
   }
+}
+
+/**
+ * The callout of translated code (the JIT's `vmm` import): a privileged or IOPL-sensitive
+ * instruction of deprivileged guest ring-0 code runs in the guest view at once, as the trap
+ * would have run it, without raising and catching the #GP. A fault it raises there is the
+ * guest's: it is marked so that the trap path delivers it instead of emulating again.
+ */
+export function emulateCallout(monitor: Monitor, insn: BoundInsn): void {
+  monitor.enter();
+  try {
+    if (insn.needsChecks) monitor.interpreter.checkAttributes(insn);
+    insn.exec(monitor.cpu, insn);
+    monitor.counters.callouts[insn.entry!.id]++;
+    afterEmulation(monitor, insn);
+  } catch (f) {
+    if (f instanceof CpuFault) monitor.guestFault = f;
+    throw f;
+  } finally {
+    monitor.leave();
+  }
+}
+
+/** After INVLPG or a MOV to a control register linear addresses may map elsewhere: the shadows go. */
+function afterEmulation(monitor: Monitor, insn: BoundInsn): void {
+  if (REMAPPING.has(insn.entry!.id)) monitor.shadow.clear();
 }

@@ -19,10 +19,15 @@ const PRESENT_SEGMENT = DESC_PRESENT | DESC_SEGMENT;
  * LDTR, TR) is the guest's in both views: see docs/ARCHITECTURE.md for why.
  */
 export class VirtualCpu {
-  /** True while the real CPL 1 stands for the guest's CPL 0. */
-  deprivileged = false;
-
   constructor(private readonly cpu: Cpu) {}
+
+  /** True while the real CPL 1 stands for the guest's CPL 0 (kept in the state block, where translated code sees it). */
+  get deprivileged(): boolean {
+    return this.cpu.st[S.DEPRIVILEGED] !== 0;
+  }
+  set deprivileged(on: boolean) {
+    this.cpu.st[S.DEPRIVILEGED] = on ? 1 : 0;
+  }
 
   /** The CPL the guest believes it runs at. */
   get cpl(): number {
