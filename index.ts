@@ -2,7 +2,7 @@
  * wasmvisor's library entry: build a machine, load a guest, run it, talk to its serial port.
  * Everything exported here is host-neutral (no Node APIs), so it runs in browsers as well.
  */
-export { createMachine, Machine } from './core/machine/machine.js';
+export { createMachine, DEFAULT_VIRT, Machine, VIRT_MODES } from './core/machine/machine.js';
 export type { MachineOptions, MachineStats, RunEnd, RunOptions, RunResult, VirtMode } from './core/machine/machine.js';
 export type { VmmStats } from './core/vmm/stats.js';
 export { ImageError } from './core/machine/loaders/boot-plan.js';

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createMachine, DEFAULT_JIT_THRESHOLD, Machine, RunResult, VIRT_MODES, VirtMode } from '../core/machine/machine.js';
+import { readFileSync } from 'node:fs';
+import { createMachine, DEFAULT_JIT_THRESHOLD, DEFAULT_VIRT, Machine, RunResult, VIRT_MODES, VirtMode } from '../core/machine/machine.js';
 import type { VmmStats } from '../core/vmm/stats.js';
 import { ImageError } from '../core/machine/loaders/boot-plan.js';
 import { disassemble } from '../core/decoder/disassembler.js';
@@ -10,6 +9,7 @@ import { traceLine } from '../core/machine/trace.js';
 import { hex } from '../core/cpu/interrupts.js';
 import { S, Seg } from '../core/cpu/state-layout.js';
 import { attachStdin, parseInteger, parseMemorySize, readGuestFile, UsageError } from '../host/node-host.js';
+import { jitDumpWriter } from '../host/jit-dump.js';
 
 /** Exit statuses of our own; the guest's exit-port statuses are always odd, these are even. */
 const STATUS_OK = 0;
@@ -49,11 +49,12 @@ Options:
                            environment variable WASMVISOR_JIT sets the default)
   --jit-threshold N        executions of a block before it is compiled (default ${DEFAULT_JIT_THRESHOLD},
                            or WASMVISOR_JIT_THRESHOLD; 0 compiles every block on first sight)
-  --virt MODE              direct: guest ring 0 runs at ring 0 (default); deprivileged: at
+  --virt MODE              deprivileged (default, or WASMVISOR_VIRT): guest ring 0 runs at
                            ring 1 under the monitor, which traps and emulates privileged
-                           instructions and hooks the sensitive ones (--stats counts them)
-  --jit-dump DIR           write each compiled module to DIR/module-NNNNN.wasm (binary only:
-                           no wasm disassembler is installed; 'wasm2wat' from wabt reads them)
+                           instructions (translated code calls it instead) and hooks the
+                           sensitive ones (--stats counts them); direct: at ring 0
+  --jit-dump DIR           write each compiled module to DIR/module-NNNNN.wasm and as text,
+                           headed by its blocks' guest instructions, to module-NNNNN.wat
   --screen                 print the VGA text screen at exit
   --rtc-epoch TIME         start the RTC at TIME (ISO 8601, e.g. 2000-01-01T00:00:00Z)
                            instead of the host's clock, for reproducible runs
@@ -96,7 +97,9 @@ async function boot(args: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) { console.log(BOOT_HELP); return STATUS_OK; }
-  const jit = jitOptions(values.jit as string | undefined, values['jit-threshold'] as string | undefined, values['jit-dump'] as string | undefined);
+  const dump = values['jit-dump'] as string | undefined;
+  const jit = jitOptions(values.jit as string | undefined, values['jit-threshold'] as string | undefined, dump !== undefined);
+  const onModule = dump !== undefined ? await jitDumpWriter(dump) : undefined;
   if (values.kernel !== undefined && positionals.length > 0) throw new UsageError(`boot: give the image either as IMAGE or with --kernel, not both`);
   const path = values.kernel !== undefined ? values.kernel as string : oneImage(positionals, 'boot');
   const format = (values.format as string | undefined) ?? 'auto';
@@ -109,9 +112,9 @@ async function boot(args: string[]): Promise<number> {
   const initrd = values.initrd !== undefined ? readGuestFile(values.initrd as string) : undefined;
 
   const rtcStartTime = values['rtc-epoch'] !== undefined ? parseEpoch(values['rtc-epoch'] as string) : Date.now();
-  const virt = (values.virt as string | undefined) ?? 'direct';
+  const virt = (values.virt as string | undefined) ?? process.env.WASMVISOR_VIRT ?? DEFAULT_VIRT;
   if (!VIRT_MODES.includes(virt as VirtMode)) throw new UsageError(`--virt: must be ${VIRT_MODES.join(' or ')}, not '${virt}'`);
-  const machine = createMachine({ memoryMiB, rtcStartTime, jit, virt: virt as VirtMode });
+  const machine = createMachine({ memoryMiB, rtcStartTime, jit: { ...jit, onModule }, virt: virt as VirtMode });
   machine.loadImage(image, {
     cmdline: values.append as string | undefined, modules, initrd, format: format as 'auto',
     flatAddress: values['load-address'] ? parseInteger('--load-address', values['load-address'] as string) : undefined,
@@ -164,18 +167,13 @@ function report(machine: Machine, result: RunResult, path: string, expectExit: n
 }
 
 /** --jit and --jit-threshold, defaulting to WASMVISOR_JIT and WASMVISOR_JIT_THRESHOLD (the test suite's switches). */
-function jitOptions(flag: string | undefined, thresholdFlag: string | undefined, dump: string | undefined) {
+function jitOptions(flag: string | undefined, thresholdFlag: string | undefined, dump: boolean) {
   const mode = flag ?? process.env.WASMVISOR_JIT;
   const threshold = thresholdFlag ?? process.env.WASMVISOR_JIT_THRESHOLD;
   if (mode !== undefined && mode !== 'on' && mode !== 'off') throw new UsageError(`--jit: must be on or off, not '${mode}'`);
   const enabled = mode !== 'off';
-  if (!enabled && (thresholdFlag !== undefined || dump !== undefined)) throw new UsageError('--jit-threshold and --jit-dump need the JIT on');
-  let onModule: ((bytes: Uint8Array, index: number) => void) | undefined;
-  if (dump !== undefined) {
-    mkdirSync(dump, { recursive: true });
-    onModule = (bytes, index) => writeFileSync(join(dump, `module-${String(index).padStart(5, '0')}.wasm`), bytes);
-  }
-  return { enabled, threshold: enabled && threshold !== undefined ? parseInteger('--jit-threshold', threshold) : undefined, onModule };
+  if (!enabled && (thresholdFlag !== undefined || dump)) throw new UsageError('--jit-threshold and --jit-dump need the JIT on');
+  return { enabled, threshold: enabled && threshold !== undefined ? parseInteger('--jit-threshold', threshold) : undefined };
 }
 
 function parseEpoch(text: string): number {

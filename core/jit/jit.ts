@@ -16,8 +16,8 @@ import { PAGE_TABLES_BYTES } from '../mmu/memory-bus.js';
 export interface JitOptions {
   /** Executions of a block start before it is compiled (0: compile on first sight). */
   threshold: number;
-  /** Called with each compiled module's bytes (--jit-dump). */
-  onModule?: (bytes: Uint8Array, index: number) => void;
+  /** Called with each compiled module's bytes and its blocks (export `b<k>` is blocks[k]) (--jit-dump). */
+  onModule?: (bytes: Uint8Array, index: number, blocks: readonly Block[]) => void;
 }
 
 export interface JitStats {
@@ -275,7 +275,7 @@ export class Jit {
     this.stats.modules++;
     this.stats.blocksCompiled += blocks.length;
     this.stats.compileMs += performance.now() - started;
-    this.options.onModule?.(bytes, this.stats.modules - 1);
+    this.options.onModule?.(bytes, this.stats.modules - 1, blocks);
   }
 
   /** Forgets every translation and starts a new dispatcher (its home slots are never reused). */

@@ -14,7 +14,7 @@ import { planBoot } from './loaders/detect.js';
 import { PcPlatform } from './pc-platform.js';
 import { Scheduler } from './scheduler.js';
 import { OutputBuffer } from './output-buffer.js';
-import { Jit, JitStats } from '../jit/jit.js';
+import { Jit, JitOptions, JitStats } from '../jit/jit.js';
 import { Monitor } from '../vmm/monitor.js';
 import type { VmmStats } from '../vmm/stats.js';
 
@@ -24,6 +24,8 @@ export const DEFAULT_JIT_THRESHOLD = 50;
 /** How guest ring 0 runs: at ring 0 ('direct'), or at ring 1 under the deprivileging monitor (core/vmm). */
 export type VirtMode = 'direct' | 'deprivileged';
 export const VIRT_MODES: readonly VirtMode[] = ['direct', 'deprivileged'];
+/** Guest ring 0 deprivileged: every test kernel and the Linux boot give the same output in both modes. */
+export const DEFAULT_VIRT: VirtMode = 'deprivileged';
 
 export interface MachineOptions {
   /** Guest RAM in MiB (default 64). */
@@ -36,8 +38,8 @@ export interface MachineOptions {
    */
   rtcStartTime?: number;
   /** Translate hot blocks into WebAssembly (default on). */
-  jit?: { enabled?: boolean; threshold?: number; onModule?: (bytes: Uint8Array, index: number) => void };
-  /** Default 'direct' until 'deprivileged' passes everything 'direct' passes. */
+  jit?: { enabled?: boolean; threshold?: number; onModule?: JitOptions['onModule'] };
+  /** Default DEFAULT_VIRT ('deprivileged'). */
   virt?: VirtMode;
 }
 
@@ -127,7 +129,7 @@ export class Machine {
     this.mem = new MemoryBus(this.memory, this.memorySize);
     this.cpu = new Cpu(this.memory, this.mem, this.io);
     this.interpreter = new Interpreter(this.cpu);
-    const virt = options.virt ?? 'direct';
+    const virt = options.virt ?? DEFAULT_VIRT;
     if (!VIRT_MODES.includes(virt)) throw new RangeError(`virtualization mode '${virt}' is not one of ${VIRT_MODES.join(', ')}`);
     this.monitor = virt === 'deprivileged' ? new Monitor(this.cpu, this.interpreter) : null;
     const jit = options.jit;

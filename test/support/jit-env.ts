@@ -1,4 +1,4 @@
-import { createMachine, Machine, MachineOptions } from '../../index.js';
+import { createMachine, Machine, MachineOptions, VIRT_MODES, VirtMode } from '../../index.js';
 
 /**
  * How the tests run translated code, from the environment: WASMVISOR_JIT=off runs the whole
@@ -15,9 +15,17 @@ export function jitFromEnv(): MachineOptions['jit'] {
   return { enabled: mode !== 'off', threshold: n };
 }
 
-/** createMachine with the JIT options of the environment (explicit options win). */
+/** The virtualization mode WASMVISOR_VIRT asks for (direct or deprivileged), else undefined (the default). */
+export function virtFromEnv(): VirtMode | undefined {
+  const virt = process.env.WASMVISOR_VIRT;
+  if (virt === undefined) return undefined;
+  if (!VIRT_MODES.includes(virt as VirtMode)) throw new Error(`WASMVISOR_VIRT must be ${VIRT_MODES.join(' or ')}, not '${virt}'`);
+  return virt as VirtMode;
+}
+
+/** createMachine with the JIT options and virtualization mode of the environment (explicit options win). */
 export function testMachine(options: MachineOptions = {}): Machine {
-  return createMachine({ jit: jitFromEnv(), ...options });
+  return createMachine({ jit: jitFromEnv(), virt: virtFromEnv(), ...options });
 }
 
 /** Instructions the bench kernel retires to its exit (guests/README.md): the same interpreted and translated. */
