@@ -11,6 +11,17 @@ export const DONE_MARKER = 'WASMVISOR-BENCH-DONE';
 export const BENCH_MARKERS: readonly string[] = [BOOTED_MARKER, DONE_MARKER];
 export const LOOP_ITERATIONS = 20_000;
 
+/** What a peer runner (v86, QEMU) boots: the kernel, initramfs and command line, RAM, markers, a time limit. */
+export interface LinuxRunOptions {
+  bzimage: string;
+  initrd: string;
+  cmdline: string;
+  memoryMiB: number;
+  /** Serial output whose first appearance is timed (ms from the engine's start). */
+  markers: readonly string[];
+  timeoutMs: number;
+}
+
 export const ENGINES = ['interp', 'jit', 'v86', 'qemu'] as const;
 export type Engine = (typeof ENGINES)[number];
 export const ENGINE_LABELS: Record<Engine, string> = {

@@ -9,49 +9,31 @@
 // modes disagree on the output.
 
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../guests/build.js';
 import type { VirtMode, VmmStats } from '../index.js';
 import { NANOBENCH_IMAGE, runNanobench, type NanobenchRun } from './nanobench-run.js';
-import { formatTable, median } from './stats.js';
+import { formatTable, median, positiveInteger } from './stats.js';
 
 interface Options {
   runs: number;
   jit: boolean;
 }
 
-function usage(): string {
-  return 'usage: nanobench [--runs N] [--jit on|off]\n' +
-    '  --runs N       runs per virtualization mode, interleaved (default 5)\n' +
-    '  --jit on|off   translate hot blocks (default on)';
-}
+const USAGE = 'usage: nanobench [--runs N] [--jit on|off]\n' +
+  '  --runs N       runs per virtualization mode, interleaved (default 5)\n' +
+  '  --jit on|off   translate hot blocks (default on)';
 
-function parseArgs(argv: string[]): Options {
-  const opts: Options = { runs: 5, jit: true };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${usage()}`);
-      return v;
-    };
-    if (arg === '--runs') {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--runs wants a positive integer\n${usage()}`);
-      opts.runs = n;
-    } else if (arg === '--jit') {
-      const v = value();
-      if (v !== 'on' && v !== 'off') throw new Error(`--jit wants on or off\n${usage()}`);
-      opts.jit = v === 'on';
-    } else if (arg === '-h' || arg === '--help') {
-      console.log(usage());
-      process.exit(0);
-    } else {
-      throw new Error(`unknown option ${arg}\n${usage()}`);
-    }
+function options(argv: string[]): Options {
+  const { values } = parseArgs({ args: argv, options: { runs: { type: 'string', default: '5' }, jit: { type: 'string', default: 'on' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  return opts;
+  if (values.jit !== 'on' && values.jit !== 'off') throw new Error(`--jit wants on or off\n${USAGE}`);
+  return { runs: positiveInteger('--runs', values.runs), jit: values.jit === 'on' };
 }
 
 /** Problems with one run: failures, a bad exit, output unlike the reference run's. */
@@ -95,7 +77,7 @@ function printMonitor(vmm: VmmStats, last: NanobenchRun): void {
 }
 
 function main(): number {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = options(process.argv.slice(2));
   const bytes = new Uint8Array(readFileSync(join(repoRoot(), NANOBENCH_IMAGE)));
   console.log(`image:  ${NANOBENCH_IMAGE} (${bytes.length} bytes)`);
   console.log(`host:   Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);

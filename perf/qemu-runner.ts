@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { SerialMarkers } from '../host/serial-markers.js';
+import type { LinuxRunOptions } from './linux-workload.js';
 
 export interface QemuRunResult {
   /** From spawning QEMU to its exit. */
@@ -58,18 +59,8 @@ export async function runOnQemu(image: string, timeoutMs: number): Promise<QemuR
   return { wallMs: run.wallMs, serial: run.serial, exitValue: (run.status - 1) / 2 };
 }
 
-export interface QemuLinuxOptions {
-  bzimage: string;
-  initrd: string;
-  cmdline: string;
-  memoryMiB: number;
-  /** Serial output whose first appearance is timed (ms from the spawn). */
-  markers: readonly string[];
-  timeoutMs: number;
-}
-
 /** Boots Linux with QEMU's own loader (-kernel/-initrd/-append, SeaBIOS and its linuxboot option ROM) until the guest powers off. */
-export async function runLinuxOnQemu(options: QemuLinuxOptions): Promise<{ serial: string; hits: ({ wallMs: number } | undefined)[] }> {
+export async function runLinuxOnQemu(options: LinuxRunOptions): Promise<{ serial: string; hits: ({ wallMs: number } | undefined)[] }> {
   const started = performance.now();
   const markers = new SerialMarkers(options.markers, () => ({ wallMs: performance.now() - started }));
   const run = await spawnQemu(['-accel', 'tcg', '-kernel', options.bzimage, '-initrd', options.initrd, '-append', options.cmdline,

@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { V86 } from 'v86';
 import { markerLine, SerialMarkers } from '../host/serial-markers.js';
+import type { LinuxRunOptions } from './linux-workload.js';
 
 export interface V86RunOptions {
   /** true: v86's x86-to-wasm JIT; false: v86's interpreter only (`disable_jit: true`). */
@@ -331,16 +332,6 @@ export async function runOnV86(imagePath: string, options: V86RunOptions): Promi
   });
 }
 
-export interface V86LinuxOptions {
-  bzimage: string;
-  initrd: string;
-  cmdline: string;
-  memoryMiB: number;
-  /** Serial output whose first appearance is timed; the run ends once the last one's line is complete. */
-  markers: readonly string[];
-  timeoutMs: number;
-}
-
 export interface V86LinuxResult {
   serial: string;
   /** Per marker: ms from the constructor call (SeaBIOS and v86's wasm set-up included) and the
@@ -349,7 +340,7 @@ export interface V86LinuxResult {
 }
 
 /** Boots a Linux bzImage + initrd with v86's own loader (an option ROM that SeaBIOS runs, like Multiboot's). */
-export async function runLinuxOnV86(options: V86LinuxOptions): Promise<V86LinuxResult> {
+export async function runLinuxOnV86(options: LinuxRunOptions): Promise<V86LinuxResult> {
   const last = options.markers[options.markers.length - 1];
   if (last === undefined) throw new Error('runLinuxOnV86: no markers');
   let markers: SerialMarkers<{ wallMs: number; instructions: number | null }> | null = null;
