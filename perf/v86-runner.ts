@@ -339,7 +339,7 @@ export interface V86LinuxResult {
   hits: { wallMs: number; instructions: number | null }[];
 }
 
-/** Boots a Linux bzImage + initrd with v86's own loader (an option ROM that SeaBIOS runs, like Multiboot's). */
+/** Boots a Linux bzImage + initrd with v86's own loader (an option ROM that SeaBIOS runs, like Multiboot's); the run ends once the last marker's line is complete. */
 export async function runLinuxOnV86(options: LinuxRunOptions): Promise<V86LinuxResult> {
   const last = options.markers[options.markers.length - 1];
   if (last === undefined) throw new Error('runLinuxOnV86: no markers');
