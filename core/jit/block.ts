@@ -17,12 +17,24 @@ export const MAX_BLOCK_INSNS = 64;
  */
 /** The mode-key bit of deprivileged guest ring-0 code (the monitor's callouts are compiled in). */
 export const DEPRIVILEGED_KEY = 1 << 7;
+/** The mode-key bit of flat ES, SS and DS (base 0, limit 4 GiB, present writable expand-up data): their accesses skip the segment checks. */
+export const FLAT_DATA_KEY = 1 << 8;
+/** The mode-key bit of A20 on: physical addresses need no mask. */
+export const A20_ON_KEY = 1 << 9;
+/** The segments FLAT_DATA_KEY speaks for, and the flags bits (present, data, writable, expand-down) that make one flat. */
+export const FLAT_SEGMENTS = [Seg.ES, Seg.SS, Seg.DS];
+export const FLAT_FLAGS_MASK = 0x9e, FLAT_FLAGS = 0x92;
 
 /** The mode key of the current state (dispatch.ts computes the same in wasm). */
 export function modeKey(cpu: Cpu): number {
   const st = cpu.st;
+  let flat = FLAT_DATA_KEY;
+  for (const seg of FLAT_SEGMENTS) {
+    if (st[S.SEG_BASE + seg] !== 0 || st[S.SEG_LIMIT + seg] !== -1 || (st[S.SEG_FLAGS + seg] & FLAT_FLAGS_MASK) !== FLAT_FLAGS) flat = 0;
+  }
   return st[S.CS_DEFAULT32] | (st[S.SS_DEFAULT32] << 1) | (st[S.CPL] << 2) | ((cpu.pagingOn ? 1 : 0) << 4)
-    | ((st[S.CR0] & 1) << 5) | ((st[S.EFLAGS] & VM) !== 0 ? 1 << 6 : 0) | (st[S.DEPRIVILEGED] << 7);
+    | ((st[S.CR0] & 1) << 5) | ((st[S.EFLAGS] & VM) !== 0 ? 1 << 6 : 0) | (st[S.DEPRIVILEGED] << 7) | flat
+    | (st[S.A20_MASK] === -1 ? A20_ON_KEY : 0);
 }
 
 /**

@@ -1,13 +1,13 @@
 import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
 import { BLOCK_TYPE, LEFT, word } from './emit-context.js';
 import { S, Seg } from '../cpu/state-layout.js';
-import type { Block } from './block.js';
+import { A20_ON_KEY, FLAT_DATA_KEY, FLAT_FLAGS, FLAT_FLAGS_MASK, FLAT_SEGMENTS, type Block } from './block.js';
 
-/** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 9. */
+/** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 10. */
 const ENTRIES = 4096;
 export const JUMP_CACHE_BYTES = ENTRIES * 16;
-const KEY_BITS = 9;
-/** The key of an empty entry: no mode key has every bit set (block.ts: bit 8 is never set). */
+const KEY_BITS = 10;
+/** The key of an empty entry: no mode key has every bit set (CPL 3 is never deprivileged). */
 const EMPTY_KEY = (1 << KEY_BITS) - 1;
 
 /**
@@ -101,6 +101,17 @@ function dispatchBody(offset: number): FunctionBody {
   fb.get(CR0).i32(1).op(Op.I32_AND).i32(5).op(Op.I32_SHL).op(Op.I32_OR);
   load(S.EFLAGS).i32(17).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).i32(6).op(Op.I32_SHL).op(Op.I32_OR);
   load(S.DEPRIVILEGED).i32(7).op(Op.I32_SHL).op(Op.I32_OR);
+  fb.i32(FLAT_DATA_KEY);
+  for (const seg of FLAT_SEGMENTS) {
+    fb.i32(0);
+    load(S.SEG_BASE + seg).op(Op.I32_EQZ);
+    load(S.SEG_LIMIT + seg).i32(-1).op(Op.I32_EQ).op(Op.I32_AND);
+    load(S.SEG_FLAGS + seg).i32(FLAT_FLAGS_MASK).op(Op.I32_AND).i32(FLAT_FLAGS).op(Op.I32_EQ).op(Op.I32_AND);
+    fb.op(Op.SELECT);
+  }
+  fb.op(Op.I32_OR);
+  fb.i32(A20_ON_KEY).i32(0);
+  load(S.A20_MASK).i32(-1).op(Op.I32_EQ).op(Op.SELECT).op(Op.I32_OR);
   fb.set(KEY);
   fb.get(AT).mem(Op.I32_LOAD, offset).get(LIN).op(Op.I32_EQ)
     .get(AT).mem(Op.I32_LOAD, offset + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)

@@ -1,14 +1,16 @@
 import type { BoundInsn } from '../cpu/decode-cache.js';
 import { operandSize } from '../cpu/ops/operands.js';
-import { Reg } from '../cpu/state-layout.js';
+import { Reg, S } from '../cpu/state-layout.js';
+import { CF } from '../cpu/flags.js';
 import { Op } from './wasm-emitter.js';
-import type { EmitContext } from './emit-context.js';
+import { word, type EmitContext } from './emit-context.js';
 import { effectiveAddress, load, store } from './emit-memory.js';
 import { writeFlags, writeShiftFlags } from './emit-flags.js';
 import { Emitted, readOperand } from './emit-ops.js';
 
 /**
- * Inline NOT, NEG, two- and three-operand IMUL and 32-bit register shifts by CL, with the
+ * Inline NOT, NEG, two- and three-operand IMUL, 32-bit register shifts by CL and BT/BTS/BTR/BTC
+ * on a register, with the
  * interpreter's semantics (alu.ts, muldiv.ts, shift.ts); every other form uses the helper.
  */
 
@@ -114,5 +116,34 @@ export function shiftByCl(ctx: EmitContext, i: BoundInsn, key: string): Emitted 
   ctx.setReg(32, i.rm, ctx.R);
   fb.op(Op.END);
   ctx.flags = null;
+  return Emitted.NEXT;
+}
+
+/**
+ * BT/BTS/BTR/BTC with a register destination: CF = the bit (offset mod the size), the other flags
+ * unchanged, so the pending flag record is stored first and CF written over it.
+ */
+export function bitTest(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
+  if (i.mod !== 3) return Emitted.NO;
+  const size = i.o32 ? 32 : 16;
+  const fb = ctx.fb;
+  const bitOperand = i.entry!.operands[1];
+  ctx.flushFlags();
+  ctx.flags = null;
+  if (bitOperand.method === 'I') fb.i32(i.imm); else ctx.getReg(size, i.reg);
+  fb.i32(size - 1).op(Op.I32_AND).set(ctx.T);
+  ctx.getReg(size, i.rm);
+  fb.set(ctx.A);
+  fb.get(ctx.A).get(ctx.T).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).set(ctx.B);
+  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~CF).op(Op.I32_AND).get(ctx.B).op(Op.I32_OR).mem(Op.I32_STORE, word(S.EFLAGS));
+  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.LF_MASK)).i32(~CF).op(Op.I32_AND).mem(Op.I32_STORE, word(S.LF_MASK));
+  if (key === 'BT') return Emitted.NEXT;
+  const bit = (): void => { fb.i32(1).get(ctx.T).op(Op.I32_SHL); };
+  fb.get(ctx.A);
+  if (key === 'BTS') { bit(); fb.op(Op.I32_OR); }
+  else if (key === 'BTR') { bit(); fb.i32(-1).op(Op.I32_XOR).op(Op.I32_AND); }
+  else { bit(); fb.op(Op.I32_XOR); }
+  fb.set(ctx.R);
+  ctx.setReg(size, i.rm, ctx.R);
   return Emitted.NEXT;
 }

@@ -1,7 +1,7 @@
 import { FunctionBody, Op, ValType } from './wasm-emitter.js';
 import { S } from '../cpu/state-layout.js';
 import { AF, ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF } from '../cpu/flags.js';
-import type { Block } from './block.js';
+import { A20_ON_KEY, FLAT_DATA_KEY, type Block } from './block.js';
 
 /** Byte offset of a state word (the state block sits at memory offset 0). */
 export const word = (index: number): number => index * 4;
@@ -90,6 +90,8 @@ export class EmitContext {
   get stack32(): boolean { return (this.block.key & 2) !== 0; }
   get paging(): boolean { return (this.block.key & 16) !== 0; }
   get user(): boolean { return ((this.block.key >> 2) & 3) === 3; }
+  get flatData(): boolean { return (this.block.key & FLAT_DATA_KEY) !== 0; }
+  get a20On(): boolean { return (this.block.key & A20_ON_KEY) !== 0; }
 
   /** Pushes a 32-bit guest register. */
   reg32(r: number): void {

@@ -3,6 +3,7 @@ import { Op, ValType } from './wasm-emitter.js';
 import { EmitContext, Import, word } from './emit-context.js';
 import { RAM_BASE, S } from '../cpu/state-layout.js';
 import { TLB_BASE, TLB_ENTRIES } from '../mmu/paging.js';
+import { FLAT_SEGMENTS } from './block.js';
 
 /** TLB permission bits (core/mmu/paging.ts): user read, user write, supervisor write. */
 const TLB_USER = 0x1, TLB_USER_WRITE = 0x2, TLB_SUPERVISOR_WRITE = 0x4;
@@ -31,14 +32,20 @@ const enum Access { READ, RMW, WRITE }
  */
 function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access): void {
   const fb = ctx.fb;
-  // Limit: OFF + bytes - 1 <= limit, unsigned and without wrapping (i64).
-  fb.get(ctx.OFF).op(Op.I64_EXTEND_I32_U);
-  if (bytes > 1) fb.code.byte(Op.I64_CONST).s32(bytes - 1), fb.op(Op.I64_ADD);
-  fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + seg)).op(Op.I64_EXTEND_I32_U).op(Op.I64_LE_U).op(Op.I32_EQZ).brIf(0);
-  // Present, not expand-down; writes also need a writable data segment (else cpu.linear/linearWrite decide).
-  const [mask, want] = access === Access.READ ? [0x84, 0x80] : [0x9e, 0x92];
-  fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_FLAGS + seg)).i32(mask).op(Op.I32_AND).i32(want).op(Op.I32_NE).brIf(0);
-  fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_BASE + seg)).get(ctx.OFF).op(Op.I32_ADD).tee(ctx.LIN);
+  if (ctx.flatData && FLAT_SEGMENTS.includes(seg)) {
+    // Base 0, limit 4 GiB, writable expand-up data (the mode key): only an access wrapping past
+    // 4 GiB would fail the limit, and it crosses a page, which the test below sends to the slow path.
+    fb.get(ctx.OFF).tee(ctx.LIN);
+  } else {
+    // Limit: OFF + bytes - 1 <= limit, unsigned and without wrapping (i64).
+    fb.get(ctx.OFF).op(Op.I64_EXTEND_I32_U);
+    if (bytes > 1) fb.code.byte(Op.I64_CONST).s32(bytes - 1), fb.op(Op.I64_ADD);
+    fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + seg)).op(Op.I64_EXTEND_I32_U).op(Op.I64_LE_U).op(Op.I32_EQZ).brIf(0);
+    // Present, not expand-down; writes also need a writable data segment (else cpu.linear/linearWrite decide).
+    const [mask, want] = access === Access.READ ? [0x84, 0x80] : [0x9e, 0x92];
+    fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_FLAGS + seg)).i32(mask).op(Op.I32_AND).i32(want).op(Op.I32_NE).brIf(0);
+    fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_BASE + seg)).get(ctx.OFF).op(Op.I32_ADD).tee(ctx.LIN);
+  }
   if (bytes > 1) fb.i32(0xfff).op(Op.I32_AND).i32(0x1000 - bytes).op(Op.I32_GT_U).brIf(0);
   else fb.op(Op.DROP);
   if (ctx.paging) {
@@ -51,7 +58,8 @@ function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access):
   } else {
     fb.get(ctx.LIN);
   }
-  fb.i32(0).mem(Op.I32_LOAD, word(S.A20_MASK)).op(Op.I32_AND).tee(ctx.PHYS);
+  if (!ctx.a20On) fb.i32(0).mem(Op.I32_LOAD, word(S.A20_MASK)).op(Op.I32_AND);
+  fb.tee(ctx.PHYS);
   fb.i32(12).op(Op.I32_SHR_U).tee(ctx.PAGE).mem(Op.I32_LOAD8_U, ctx.tablesOffset).brIf(0);
   if (access !== Access.READ) fb.get(ctx.PAGE).mem(Op.I32_LOAD8_U, ctx.tablesOffset + PAGES).brIf(0);
 }

@@ -4,15 +4,25 @@ import { Reg, Seg } from '../cpu/state-layout.js';
 import { Op } from './wasm-emitter.js';
 import type { EmitContext } from './emit-context.js';
 import { effectiveAddress, load, stackOffset, store } from './emit-memory.js';
-import { condition } from './emit-flags.js';
+import { condition, writeFlags } from './emit-flags.js';
 import { Emitted, fixedRegister, readOperand } from './emit-ops.js';
 
-/** Inline XCHG between registers (NOP and PAUSE among them), SETcc, CMOVcc and LEAVE (data.ts, stack.ts semantics). */
+/** Inline XCHG (NOP and PAUSE among them), CMPXCHG, SETcc, CMOVcc and LEAVE (data.ts, atomic.ts, stack.ts semantics). */
 
 export function xchg(ctx: EmitContext, i: BoundInsn): Emitted {
   const [a, b] = i.entry!.operands;
-  if (a.method === 'E' && i.mod !== 3) return Emitted.NO;
   const size = operandSize(a, i.o32);
+  if (a.method === 'E' && i.mod !== 3) {
+    // With memory: the store (which may fault) before the register changes.
+    effectiveAddress(ctx, i);
+    load(ctx, i.seg, size, true);
+    ctx.fb.set(ctx.V);
+    ctx.getReg(size, i.reg);
+    ctx.fb.set(ctx.T);
+    store(ctx, i.seg, size, ctx.T);
+    ctx.setReg(size, i.reg, ctx.V);
+    return Emitted.NEXT;
+  }
   const ra = a.method === 'Z' ? fixedRegister(i, a) : i.rm;
   const rb = b.method === 'G' ? i.reg : fixedRegister(i, b);
   if (ra === rb) return Emitted.NEXT;
@@ -69,5 +79,29 @@ export function leave(ctx: EmitContext, i: BoundInsn): Emitted {
   }
   ctx.setReg(32, Reg.ESP, ctx.SP);
   ctx.setReg(size, Reg.EBP, ctx.V);
+  return Emitted.NEXT;
+}
+
+/**
+ * CMPXCHG r/m, r: flags of CMP accumulator, destination; equal: destination = source, else the
+ * accumulator = destination. A memory destination is always written back (the locked cycle),
+ * before any register changes.
+ */
+export function cmpxchg(ctx: EmitContext, i: BoundInsn): Emitted {
+  const size = operandSize(i.entry!.operands[0], i.o32);
+  const fb = ctx.fb;
+  const memory = i.mod !== 3;
+  if (memory) { effectiveAddress(ctx, i); load(ctx, i.seg, size, true); } else ctx.getReg(size, i.rm);
+  fb.set(ctx.B);
+  ctx.getReg(size, Reg.EAX);
+  fb.set(ctx.A);
+  ctx.getReg(size, i.reg);
+  fb.get(ctx.B).get(ctx.A).get(ctx.B).op(Op.I32_EQ).op(Op.SELECT).set(ctx.V);
+  if (memory) store(ctx, i.seg, size, ctx.V);
+  fb.get(ctx.A).get(ctx.B).op(Op.I32_SUB).set(ctx.R);
+  writeFlags(ctx, 'sub', size);
+  // Equal, the accumulator already holds the destination's value; a register destination is written last.
+  ctx.setReg(size, Reg.EAX, ctx.B);
+  if (!memory) ctx.setReg(size, i.rm, ctx.V);
   return Emitted.NEXT;
 }

@@ -6,8 +6,9 @@ import { Op } from './wasm-emitter.js';
 import { EmitContext, word } from './emit-context.js';
 import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memory.js';
 import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
-import { imul, neg, not, shiftByCl } from './emit-arith.js';
-import { cmovcc, leave, setcc, xchg } from './emit-moves.js';
+import { bitTest, imul, neg, not, shiftByCl } from './emit-arith.js';
+import { cmovcc, cmpxchg, leave, setcc, xchg } from './emit-moves.js';
+import { Attr } from '../decoder/table.js';
 
 /** What an inline emitter did: nothing (use the helper), code that falls through, or code that left the block. */
 export const enum Emitted { NO = 0, NEXT = 1, EXIT = 2 }
@@ -50,6 +51,16 @@ export function simple(spec: OperandSpec): boolean {
 
 function mov(ctx: EmitContext, i: BoundInsn): Emitted {
   const [dst, src] = i.entry!.operands;
+  // MOV AL/eAX to and from a memory offset (moffs): the offset is the displacement.
+  if (dst.method === 'O' || src.method === 'O') {
+    const size = operandSize(dst.method === 'O' ? src : dst, i.o32);
+    ctx.fb.i32(i.disp).set(ctx.OFF);
+    if (dst.method === 'O') { ctx.getReg(size, 0); ctx.fb.set(ctx.V); store(ctx, i.seg, size, ctx.V); return Emitted.NEXT; }
+    load(ctx, i.seg, size);
+    ctx.fb.set(ctx.V);
+    ctx.setReg(size, 0, ctx.V);
+    return Emitted.NEXT;
+  }
   if (!simple(dst) || !simple(src)) return Emitted.NO;
   const size = operandSize(dst, i.o32);
   if (dst.method === 'E' && i.mod !== 3) {
@@ -210,8 +221,21 @@ export function loopsToStart(ctx: EmitContext, i: BoundInsn): boolean {
     && relativeTarget(ctx, i) === ctx.block.eip;
 }
 
+/** JMP/CALL near through a register or memory: the target, read first (it may fault), leaves through the dispatcher. */
+function indirectTarget(ctx: EmitContext, i: BoundInsn): void {
+  readOperand(ctx, i, i.entry!.operands[0], i.o32 ? 32 : 16);
+  ctx.fb.set(ctx.EIP);
+  checkTarget(ctx, { local: ctx.EIP });
+}
+
 function jump(ctx: EmitContext, i: BoundInsn): Emitted {
-  if (i.entry!.operands[0].method !== 'J') return Emitted.NO;
+  const method = i.entry!.operands[0].method;
+  if (method === 'E') {
+    indirectTarget(ctx, i);
+    ctx.exit(ctx.ord + 1, { local: ctx.EIP });
+    return Emitted.EXIT;
+  }
+  if (method !== 'J') return Emitted.NO;
   const target = relativeTarget(ctx, i);
   if (ctx.looping) { ctx.backEdge(0); return Emitted.EXIT; }
   checkTarget(ctx, target);
@@ -236,6 +260,13 @@ function conditionalJump(ctx: EmitContext, i: BoundInsn): Emitted {
 }
 
 function call(ctx: EmitContext, i: BoundInsn): Emitted {
+  if (i.entry!.operands[0].method === 'E') {
+    indirectTarget(ctx, i);
+    ctx.fb.i32(ctx.block.nexts[ctx.ord]).set(ctx.V);
+    pushV(ctx, i.o32 ? 4 : 2);
+    ctx.exit(ctx.ord + 1, { local: ctx.EIP });
+    return Emitted.EXIT;
+  }
   if (i.entry!.operands[0].method !== 'J') return Emitted.NO;
   const target = relativeTarget(ctx, i);
   checkTarget(ctx, target);
@@ -262,11 +293,21 @@ function ret(ctx: EmitContext, i: BoundInsn): Emitted {
 }
 
 /**
+ * Whether the only check an instruction needs is its LOCK prefix, and the prefix is legal (a
+ * lockable instruction with a memory operand): decided here once, so it can run inline (with
+ * one CPU, a locked access is an ordinary one).
+ */
+function legalLock(i: BoundInsn): boolean {
+  const attrs = i.entry!.attrs;
+  return i.lock && (attrs & Attr.LOCK) !== 0 && i.mod !== 3 && (attrs & (Attr.PRIV | Attr.PM)) === 0;
+}
+
+/**
  * Emits instruction `ctx.ord` inline when it is one of the hot simple ones; anything with LOCK,
  * privilege or mode checks, and every other instruction, goes to the interpreter's executor.
  */
 export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
-  if (i.needsChecks) return Emitted.NO;
+  if (i.needsChecks && !legalLock(i)) return Emitted.NO;
   const key = i.entry!.key;
   if (key in ALU_KINDS) return alu(ctx, i);
   switch (key) {
@@ -283,6 +324,8 @@ export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
     case 'SETcc': return setcc(ctx, i);
     case 'CMOVcc': return cmovcc(ctx, i);
     case 'LEAVE': return leave(ctx, i);
+    case 'CMPXCHG': return cmpxchg(ctx, i);
+    case 'BT': case 'BTS': case 'BTR': case 'BTC': return bitTest(ctx, i, key);
     case 'MOVZX': return extend(ctx, i, false);
     case 'MOVSX': return extend(ctx, i, true);
     case 'PUSH': return push(ctx, i);
