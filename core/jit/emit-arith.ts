@@ -1,7 +1,7 @@
 import type { BoundInsn } from '../cpu/decode-cache.js';
 import { operandSize } from '../cpu/ops/operands.js';
 import { Reg, S } from '../cpu/state-layout.js';
-import { CF } from '../cpu/flags.js';
+import { CF, OF } from '../cpu/flags.js';
 import { Op } from './wasm-emitter.js';
 import { word, type EmitContext } from './emit-context.js';
 import { effectiveAddress, load, store } from './emit-memory.js';
@@ -9,8 +9,8 @@ import { writeFlags, writeShiftFlags } from './emit-flags.js';
 import { Emitted, readOperand } from './emit-ops.js';
 
 /**
- * Inline NOT, NEG, two- and three-operand IMUL, 32-bit register shifts by CL and BT/BTS/BTR/BTC
- * on a register, with the
+ * Inline NOT, NEG, two- and three-operand IMUL, 32-bit register shifts by CL, ROL/ROR of a 32-bit
+ * register by a constant, and BT/BTS/BTR/BTC on a register, with the
  * interpreter's semantics (alu.ts, muldiv.ts, shift.ts); every other form uses the helper.
  */
 
@@ -135,8 +135,7 @@ export function bitTest(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
   ctx.getReg(size, i.rm);
   fb.set(ctx.A);
   fb.get(ctx.A).get(ctx.T).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).set(ctx.B);
-  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~CF).op(Op.I32_AND).get(ctx.B).op(Op.I32_OR).mem(Op.I32_STORE, word(S.EFLAGS));
-  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.LF_MASK)).i32(~CF).op(Op.I32_AND).mem(Op.I32_STORE, word(S.LF_MASK));
+  setFlagBits(ctx, CF, ctx.B);
   if (key === 'BT') return Emitted.NEXT;
   const bit = (): void => { fb.i32(1).get(ctx.T).op(Op.I32_SHL); };
   fb.get(ctx.A);
@@ -145,5 +144,39 @@ export function bitTest(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
   else { bit(); fb.op(Op.I32_XOR); }
   fb.set(ctx.R);
   ctx.setReg(size, i.rm, ctx.R);
+  return Emitted.NEXT;
+}
+
+/**
+ * Writes flags `mask` (CF and/or OF) from local `bits` (already in place) over the pending
+ * record, which is stored first: flags.ts setFlagBits.
+ */
+function setFlagBits(ctx: EmitContext, mask: number, bits: number): void {
+  const fb = ctx.fb;
+  ctx.flushFlags();
+  ctx.flags = null;
+  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.EFLAGS)).i32(~mask).op(Op.I32_AND).get(bits).op(Op.I32_OR).mem(Op.I32_STORE, word(S.EFLAGS));
+  fb.i32(0).i32(0).mem(Op.I32_LOAD, word(S.LF_MASK)).i32(~mask).op(Op.I32_AND).mem(Op.I32_STORE, word(S.LF_MASK));
+}
+
+/** ROL/ROR of a 32-bit register by 1 or an immediate: CF and OF as shift.ts leaves them, the other flags unchanged. */
+export function rotate(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
+  const [dst, count] = i.entry!.operands;
+  if (i.mod !== 3 || operandSize(dst, i.o32) !== 32 || (count.method !== 'const' && count.method !== 'I')) return Emitted.NO;
+  const c = count.method === 'const' ? 1 : i.imm & 31;
+  if (c === 0) return Emitted.NEXT;
+  const fb = ctx.fb;
+  ctx.getReg(32, i.rm);
+  fb.i32(c).op(key === 'ROL' ? Op.I32_ROTL : Op.I32_ROTR).set(ctx.R);
+  if (key === 'ROL') {
+    fb.get(ctx.R).i32(1).op(Op.I32_AND).set(ctx.B);
+    fb.get(ctx.R).i32(31).op(Op.I32_SHR_U).get(ctx.B).op(Op.I32_XOR);
+  } else {
+    fb.get(ctx.R).i32(31).op(Op.I32_SHR_U).set(ctx.B);
+    fb.get(ctx.B).get(ctx.R).i32(30).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).op(Op.I32_XOR);
+  }
+  fb.i32(11).op(Op.I32_SHL).get(ctx.B).op(Op.I32_OR).set(ctx.V);
+  setFlagBits(ctx, CF | OF, ctx.V);
+  ctx.setReg(32, i.rm, ctx.R);
   return Emitted.NEXT;
 }

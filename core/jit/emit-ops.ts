@@ -6,7 +6,7 @@ import { Op } from './wasm-emitter.js';
 import { EmitContext, word } from './emit-context.js';
 import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memory.js';
 import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
-import { bitTest, imul, neg, not, shiftByCl } from './emit-arith.js';
+import { bitTest, imul, neg, not, rotate, shiftByCl } from './emit-arith.js';
 import { cmovcc, cmpxchg, leave, setcc, xchg } from './emit-moves.js';
 import { Attr } from '../decoder/table.js';
 
@@ -326,6 +326,7 @@ export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
     case 'LEAVE': return leave(ctx, i);
     case 'CMPXCHG': return cmpxchg(ctx, i);
     case 'BT': case 'BTS': case 'BTR': case 'BTC': return bitTest(ctx, i, key);
+    case 'ROL': case 'ROR': return rotate(ctx, i, key);
     case 'MOVZX': return extend(ctx, i, false);
     case 'MOVSX': return extend(ctx, i, true);
     case 'PUSH': return push(ctx, i);
