@@ -21,6 +21,7 @@ ORG 0x00100000
 
 %include "report.inc"
 %include "selfcheck.inc"
+%include "descriptors.inc"
 %include "macros.inc"
 
 %include "multiboot-aout.inc"
@@ -77,12 +78,7 @@ gdt:
     dq 0x00CF9A000000FFFF           ; 0x08 code, DPL 0, flat
     dq 0x00CF92000000FFFF           ; 0x10 data, DPL 0, flat
 gdt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw IDT_VECTORS * 8 - 1
-    dd idt
+TABLE_REGISTERS
 
     align 4
 load_end:

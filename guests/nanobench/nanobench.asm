@@ -31,6 +31,7 @@ ORG 0x00100000
 
 %include "report.inc"
 %include "selfcheck.inc"
+%include "descriptors.inc"
 %include "macros.inc"
 
 %include "multiboot-aout.inc"
@@ -72,12 +73,7 @@ gdt_tss:                            ; 0x28 32-bit TSS (base filled in by install
     dw 0x67, 0
     db 0, 0x89, 0, 0
 gdt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw IDT_VECTORS * 8 - 1
-    dd idt
+TABLE_REGISTERS
 
     align 4
 load_end:

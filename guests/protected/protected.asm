@@ -150,12 +150,7 @@ gdt_end:
 %if gdt_end - gdt - 1 != GDT_LIMIT
 %error "GDT_LIMIT does not match the GDT"
 %endif
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw IDT_VECTORS * 8 - 1
-    dd idt
+TABLE_REGISTERS
 
 ; 32-bit TSS: only SS0:ESP0 and the I/O map base are used (no task switches).
     align 4

@@ -149,12 +149,7 @@ gdt_end:
 %if gdt_end - gdt - 1 != GDT_LIMIT
 %error "GDT_LIMIT does not match the GDT"
 %endif
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw IDT_VECTORS * 8 - 1
-    dd idt
+TABLE_REGISTERS
 
 ldt:
     dq DESC(LDT_DATA, 0xFFFF, 0x92, 0x0)                    ; 0x04: data, DPL 0

@@ -33,6 +33,7 @@ ORG 0x00100000
 
 %include "report.inc"
 %include "selfcheck.inc"
+%include "descriptors.inc"
 %include "macros.inc"
 
 %include "multiboot-aout.inc"
@@ -119,12 +120,7 @@ gdt_end:
 ldt:
     dq 0x00CF92000000FFFF           ; LDT 0x04: data, DPL 0, flat
 ldt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw IDT_VECTORS * 8 - 1
-    dd idt
+TABLE_REGISTERS
 
     align 4
 load_end:

@@ -114,12 +114,7 @@ gdt_end:
 %if gdt_end - gdt - 1 != GDT_LIMIT
 %error "GDT_LIMIT does not match the GDT"
 %endif
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw IDT_VECTORS * 8 - 1
-    dd idt
+TABLE_REGISTERS
 
 ; The kernel's 32-bit TSS: SS0:ESP0 for interrupts from V86 mode, the I/O bitmap, and the
 ; kernel's state while the V86 task of the task-switch case runs.
