@@ -28,11 +28,13 @@ export interface LinuxBootOptions {
   cmdline: string;
   memoryMiB?: number;
   rtcEpoch?: string;
-  /** Where guest ring 0 runs (default direct). */
+  /** Where guest ring 0 runs (default: the machine's, deprivileged). */
   virt?: VirtMode;
   maxInstructions?: number;
   /** false: interpret only (the JIT is on by default). */
   jit?: boolean;
+  /** Executions of a block before the JIT compiles it (default: the machine's; 0 compiles on first sight). */
+  jitThreshold?: number;
   /** Guest output whose first appearance is recorded: instruction count and virtual and wall time. */
   markers?: readonly string[];
 }
@@ -57,7 +59,7 @@ export function bootLinux(options: LinuxBootOptions): LinuxBoot {
   const started = performance.now();
   const machine = createMachine({
     memoryMiB: options.memoryMiB ?? 128, rtcStartTime: Date.parse(options.rtcEpoch ?? BOOT_TEST_EPOCH), virt: options.virt,
-    jit: options.jit === undefined ? undefined : { enabled: options.jit },
+    jit: { enabled: options.jit, threshold: options.jitThreshold },
   });
   const chunks: Buffer[] = [];
   const markers = new SerialMarkers<MarkerHit>(options.markers ?? [],

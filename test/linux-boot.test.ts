@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { prepareDebianGuest } from '../host/debian-guest.js';
 import { BOOT_MARKER as MARKER, bootLinuxInWorker, LINUX_BOOT_CMDLINE, type LinuxBoot } from '../host/linux-boot.js';
-import { virtFromEnv } from './support/jit-env.js';
+import { jitFromEnv, virtFromEnv } from './support/jit-env.js';
 
 /**
  * Kernel messages that would mean our platform misbehaved (a device the kernel distrusts, a
@@ -43,7 +43,12 @@ describe('Debian Linux boot (i686 kernel, busybox initramfs)', function () {
 
   before(async () => {
     const guest = await prepareDebianGuest({ init: 'test-init', log: (line) => process.stderr.write(`      ${line}\n`) });
-    const options = { kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, markers: [MARKER], virt: virtFromEnv() };
+    // The suite's JIT switches apply: `npm run test:jit-forced` boots with every block compiled at first sight.
+    const jit = jitFromEnv();
+    const options = {
+      kernel: guest.kernel, initrd: guest.initrd, cmdline: LINUX_BOOT_CMDLINE, markers: [MARKER], virt: virtFromEnv(),
+      jit: jit?.enabled, jitThreshold: jit?.threshold,
+    };
     boots = await Promise.all([
       bootLinuxInWorker(options), bootLinuxInWorker(options), bootLinuxInWorker({ ...options, virt: 'direct' }),
     ]);

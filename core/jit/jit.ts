@@ -264,6 +264,7 @@ export class Jit {
       const b = this.warm.pop()!;
       if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
     }
+    if (this.options.threshold <= 1) this.addSuccessors(blocks);
     const table = this.linker.beginModule();
     const { bytes, records } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.linker.exitSlot(block, eip));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: table }, j: this.importsFor(records) });
@@ -278,6 +279,28 @@ export class Jit {
     this.options.onModule?.(bytes, this.stats.modules - 1, blocks);
   }
 
+  /**
+   * With compilation at first sight (threshold 0 or 1) nothing is ever warm, so a module would
+   * hold one block: the batch takes the blocks its blocks jump or fall to in their page instead
+   * (decoded now, breadth first), which cuts the modules of a Linux boot several times.
+   */
+  private addSuccessors(blocks: Block[]): void {
+    for (let k = 0; k < blocks.length && blocks.length < MAX_BATCH; k++) {
+      for (const eip of successors(blocks[k])) {
+        const from = blocks[k];
+        const offset = (from.phys & 0xfff) + ((eip - from.eip) | 0);
+        if (offset < 0 || offset > 0xfff) continue;
+        const phys = (from.phys & ~0xfff) + offset;
+        let b = this.cache.find(phys, eip, from.key);
+        if (b === null) {
+          b = discoverBlock(this.cpu, this.interpreter, phys, eip, from.key);
+          this.cache.add(b);
+        }
+        if (b.fn === null && b.insns.length > 0 && !blocks.includes(b) && blocks.length < MAX_BATCH) blocks.push(b);
+      }
+    }
+  }
+
   /** Forgets every translation and starts a new dispatcher (its home slots are never reused). */
   private startOver(hot: Block): void {
     this.modulesSinceStart = 0;
@@ -287,4 +310,16 @@ export class Jit {
     this.dispatcher = new Dispatcher(this.memory, this.cpu.mem.tablesOffset + PAGE_TABLES_BYTES);
     this.linker = this.newLinker();
   }
+}
+
+/** Where a block goes next when that is known at compile time: a relative jump's target and the fall-through. */
+function successors(block: Block): number[] {
+  const last = block.insns[block.insns.length - 1];
+  const next = block.nexts[block.nexts.length - 1];
+  const key = last.entry!.key;
+  const relative = (key === 'Jcc' || key === 'JMP') && last.entry!.operands[0].method === 'J';
+  const target = last.o32 ? (next + last.imm) | 0 : (next + last.imm) & 0xffff;
+  if (relative && key === 'JMP') return [target];
+  if (relative) return [next, target];
+  return last.endsBlock ? [] : [next];
 }
