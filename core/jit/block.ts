@@ -102,6 +102,20 @@ export interface ExitLink {
 }
 
 /**
+ * The physical address of `eip` when it lies in the same page as block `from` (so it follows from
+ * the EIP under any mapping: a link or a batch may use it), else -1.
+ */
+export function samePagePhys(from: Block, eip: number): number {
+  const offset = (from.phys & (PAGE_SIZE - 1)) + ((eip - from.eip) | 0);
+  return offset < 0 || offset >= PAGE_SIZE ? -1 : (from.phys & -PAGE_SIZE) + offset;
+}
+
+/** The target of a relative JMP/Jcc/CALL whose next instruction is at `next` (16-bit code wraps at 64 KiB). */
+export function relativeTarget(insn: BoundInsn, next: number): number {
+  return insn.o32 ? (next + insn.imm) | 0 : (next + insn.imm) & 0xffff;
+}
+
+/**
  * Reads code bytes of one physical page by EIP, and of the next page at `tailPhys` once that is
  * set; past them (or 64 KiB in 16-bit code) it throws.
  */

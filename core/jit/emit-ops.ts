@@ -4,6 +4,7 @@ import { operandSize } from '../cpu/ops/operands.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import { Op } from './wasm-emitter.js';
 import { EmitContext, word } from './emit-context.js';
+import { relativeTarget } from './block.js';
 import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memory.js';
 import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
 import { bitTest, imul, neg, not, rotate, shiftByCl } from './emit-arith.js';
@@ -209,16 +210,15 @@ function checkTarget(ctx: EmitContext, target: number | { local: number }): void
   fb.op(Op.END);
 }
 
-function relativeTarget(ctx: EmitContext, i: BoundInsn): number {
-  const next = ctx.block.nexts[ctx.ord];
-  return i.o32 ? (next + i.imm) | 0 : (next + i.imm) & 0xffff;
+function jumpTarget(ctx: EmitContext, i: BoundInsn): number {
+  return relativeTarget(i, ctx.block.nexts[ctx.ord]);
 }
 
 /** Whether instruction `i` (the block's last) jumps back to the block's start: the block is then a loop. */
 export function loopsToStart(ctx: EmitContext, i: BoundInsn): boolean {
   const key = i.entry!.key;
   return (key === 'Jcc' || (key === 'JMP' && i.entry!.operands[0].method === 'J')) && !i.needsChecks
-    && relativeTarget(ctx, i) === ctx.block.eip;
+    && jumpTarget(ctx, i) === ctx.block.eip;
 }
 
 /** JMP/CALL near through a register or memory: the target, read first (it may fault), leaves through the dispatcher. */
@@ -236,7 +236,7 @@ function jump(ctx: EmitContext, i: BoundInsn): Emitted {
     return Emitted.EXIT;
   }
   if (method !== 'J') return Emitted.NO;
-  const target = relativeTarget(ctx, i);
+  const target = jumpTarget(ctx, i);
   if (ctx.looping) { ctx.backEdge(0); return Emitted.EXIT; }
   checkTarget(ctx, target);
   ctx.exit(ctx.ord + 1, target);
@@ -245,7 +245,7 @@ function jump(ctx: EmitContext, i: BoundInsn): Emitted {
 
 function conditionalJump(ctx: EmitContext, i: BoundInsn): Emitted {
   const fb = ctx.fb;
-  const target = relativeTarget(ctx, i);
+  const target = jumpTarget(ctx, i);
   condition(ctx, i.entry!.embedded);
   fb.if();
   // The start lies inside the CS limit (the entry test); the loop's back edge stays in the function.
@@ -268,7 +268,7 @@ function call(ctx: EmitContext, i: BoundInsn): Emitted {
     return Emitted.EXIT;
   }
   if (i.entry!.operands[0].method !== 'J') return Emitted.NO;
-  const target = relativeTarget(ctx, i);
+  const target = jumpTarget(ctx, i);
   checkTarget(ctx, target);
   ctx.fb.i32(ctx.block.nexts[ctx.ord]).set(ctx.V);
   pushV(ctx, i.o32 ? 4 : 2);

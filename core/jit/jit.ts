@@ -5,7 +5,7 @@ import { condition } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
 import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
-import { Block, codePhys, discoverBlock, modeKey } from './block.js';
+import { Block, codePhys, discoverBlock, modeKey, relativeTarget, samePagePhys } from './block.js';
 import { BlockCache } from './block-cache.js';
 import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
 import { HelperExit } from './emit-context.js';
@@ -63,15 +63,17 @@ export class Jit {
   private faultEip = 0;
   private faultEsp = 0;
   private modulesSinceStart = 0;
+  /** Memory offset of the dispatcher's jump cache (after the page tables). */
+  private readonly jumpCache: number;
 
   constructor(private readonly cpu: Cpu, private readonly interpreter: Interpreter, private readonly memory: WebAssembly.Memory,
     private readonly options: JitOptions) {
-    const jumpCache = cpu.mem.tablesOffset + PAGE_TABLES_BYTES;
-    if (cpu.mem.tablesOffset < 0 || jumpCache + JUMP_CACHE_BYTES > memory.buffer.byteLength) {
+    this.jumpCache = cpu.mem.tablesOffset + PAGE_TABLES_BYTES;
+    if (cpu.mem.tablesOffset < 0 || this.jumpCache + JUMP_CACHE_BYTES > memory.buffer.byteLength) {
       throw new Error('jit: the memory has no room for the page tables and the jump cache (see wasmPagesFor)');
     }
     this.cache = new BlockCache(cpu.mem);
-    this.dispatcher = new Dispatcher(memory, jumpCache);
+    this.dispatcher = new Dispatcher(memory, this.jumpCache);
     this.linker = this.newLinker();
     this.cache.onDrop = (block) => {
       if (block === this.running) this.runningInvalidated = true;
@@ -286,11 +288,10 @@ export class Jit {
    */
   private addSuccessors(blocks: Block[]): void {
     for (let k = 0; k < blocks.length && blocks.length < MAX_BATCH; k++) {
-      for (const eip of successors(blocks[k])) {
-        const from = blocks[k];
-        const offset = (from.phys & 0xfff) + ((eip - from.eip) | 0);
-        if (offset < 0 || offset > 0xfff) continue;
-        const phys = (from.phys & ~0xfff) + offset;
+      const from = blocks[k];
+      for (const eip of successors(from)) {
+        const phys = samePagePhys(from, eip);
+        if (phys < 0) continue;
         let b = this.cache.find(phys, eip, from.key);
         if (b === null) {
           b = discoverBlock(this.cpu, this.interpreter, phys, eip, from.key);
@@ -307,7 +308,7 @@ export class Jit {
     this.cache.clear();
     this.cache.add(hot);
     this.warm.length = 0;
-    this.dispatcher = new Dispatcher(this.memory, this.cpu.mem.tablesOffset + PAGE_TABLES_BYTES);
+    this.dispatcher = new Dispatcher(this.memory, this.jumpCache);
     this.linker = this.newLinker();
   }
 }
@@ -318,7 +319,7 @@ function successors(block: Block): number[] {
   const next = block.nexts[block.nexts.length - 1];
   const key = last.entry!.key;
   const relative = (key === 'Jcc' || key === 'JMP') && last.entry!.operands[0].method === 'J';
-  const target = last.o32 ? (next + last.imm) | 0 : (next + last.imm) & 0xffff;
+  const target = relativeTarget(last, next);
   if (relative && key === 'JMP') return [target];
   if (relative) return [next, target];
   return last.endsBlock ? [] : [next];

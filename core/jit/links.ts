@@ -1,6 +1,5 @@
-import type { Block, ExitLink } from './block.js';
+import { samePagePhys, type Block, type ExitLink } from './block.js';
 
-const PAGE_MASK = 0xfff;
 /** Slots of one generation's table, and the modules that may import it. */
 const GENERATION_SLOTS = 2048;
 const GENERATION_MODULES = 64;
@@ -66,12 +65,12 @@ export class Linker {
 
   /** The slot of an exit of `from` to `eip`, or null when the target lies in another page (or the table is full). */
   exitSlot(from: Block, eip: number): number | null {
-    const offset = (from.phys & PAGE_MASK) + ((eip - from.eip) | 0);
-    if (offset < 0 || offset > PAGE_MASK) return null;
+    const phys = samePagePhys(from, eip);
+    if (phys < 0) return null;
     const generation = this.current;
     const slot = generation.allocate();
     if (slot === null) return null;
-    const link: ExitLink = { generation, slot, from, phys: (from.phys & ~PAGE_MASK) + offset, eip, target: null, dead: false };
+    const link: ExitLink = { generation, slot, from, phys, eip, target: null, dead: false };
     from.exits.push(link);
     const target = this.find(link.phys, eip, from.key);
     if (target !== null && target.fn !== null) this.connect(link, target); else this.wait(link);
