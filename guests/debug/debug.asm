@@ -72,13 +72,8 @@ before:         dd 0                ; the dword before rwvar: never watched
 rwvar:          dd 0
 after:          dd 0
 
-    align 8
-gdt:
-    dq 0
-    dq 0x00CF9A000000FFFF           ; 0x08 code, DPL 0, flat
-    dq 0x00CF92000000FFFF           ; 0x10 data, DPL 0, flat
-gdt_end:
-TABLE_REGISTERS
+FLAT_GDT
+TABLE_REGISTERS IDT_VECTORS
 
     align 4
 load_end:

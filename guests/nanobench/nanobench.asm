@@ -73,7 +73,7 @@ gdt_tss:                            ; 0x28 32-bit TSS (base filled in by install
     dw 0x67, 0
     db 0, 0x89, 0, 0
 gdt_end:
-TABLE_REGISTERS
+TABLE_REGISTERS IDT_VECTORS
 
     align 4
 load_end:

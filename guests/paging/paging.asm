@@ -82,6 +82,7 @@ PAE_PT1     equ 0x00323000          ; linear 0x00400000-0x005FFFFF: the test pag
 
 %include "report.inc"
 %include "macros.inc"
+%include "descriptors.inc"
 
 %include "multiboot-aout.inc"
 
@@ -184,12 +185,7 @@ gdt:
     dq 0x00CF9A000000FFFF           ; 0x08 code: base 0, limit 4 GiB, 32-bit, DPL 0
     dq 0x00CF92000000FFFF           ; 0x10 data: base 0, limit 4 GiB, writable
 gdt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw 32 * 8 - 1
-    dd idt
+TABLE_REGISTERS 32
 
     align 4
 load_end:

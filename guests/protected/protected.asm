@@ -150,7 +150,7 @@ gdt_end:
 %if gdt_end - gdt - 1 != GDT_LIMIT
 %error "GDT_LIMIT does not match the GDT"
 %endif
-TABLE_REGISTERS
+TABLE_REGISTERS IDT_VECTORS
 
 ; 32-bit TSS: only SS0:ESP0 and the I/O map base are used (no task switches).
     align 4

@@ -33,6 +33,7 @@ PTE_PRW     equ 0x003           ; present, writable, supervisor
 
 %include "report.inc"
 %include "selfcheck.inc"
+%include "descriptors.inc"
 %include "multiboot-aout.inc"
 
 _start:
@@ -51,18 +52,8 @@ _start:
     SELFCHECK_DATA "smc.", "smc: "
 ex_mode:        dd 0
 
-    align 8
-gdt:
-    dq 0
-    dq 0x00CF9A000000FFFF           ; 0x08 code, DPL 0, flat
-    dq 0x00CF92000000FFFF           ; 0x10 data, DPL 0, flat
-gdt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
-idt_desc:
-    dw 32 * 8 - 1
-    dd idt
+FLAT_GDT
+TABLE_REGISTERS 32
 
     align 4
 load_end:

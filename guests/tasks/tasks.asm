@@ -149,7 +149,7 @@ gdt_end:
 %if gdt_end - gdt - 1 != GDT_LIMIT
 %error "GDT_LIMIT does not match the GDT"
 %endif
-TABLE_REGISTERS
+TABLE_REGISTERS IDT_VECTORS
 
 ldt:
     dq DESC(LDT_DATA, 0xFFFF, 0x92, 0x0)                    ; 0x04: data, DPL 0

@@ -120,7 +120,7 @@ gdt_end:
 ldt:
     dq 0x00CF92000000FFFF           ; LDT 0x04: data, DPL 0, flat
 ldt_end:
-TABLE_REGISTERS
+TABLE_REGISTERS IDT_VECTORS
 
     align 4
 load_end:

@@ -114,7 +114,7 @@ gdt_end:
 %if gdt_end - gdt - 1 != GDT_LIMIT
 %error "GDT_LIMIT does not match the GDT"
 %endif
-TABLE_REGISTERS
+TABLE_REGISTERS IDT_VECTORS
 
 ; The kernel's 32-bit TSS: SS0:ESP0 for interrupts from V86 mode, the I/O bitmap, and the
 ; kernel's state while the V86 task of the task-switch case runs.
