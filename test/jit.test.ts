@@ -5,8 +5,8 @@ import { createMachine, Machine } from '../index.js';
 import { enterFlatProtectedMode } from '../core/cpu/segments.js';
 import { Reg, S } from '../core/cpu/state-layout.js';
 import { getEflags } from '../core/cpu/flags.js';
-import { discoverBlock, modeKey } from '../core/jit/block.js';
-import { translateBlock } from '../core/jit/translate.js';
+import { Block, discoverBlock, modeKey } from '../core/jit/block.js';
+import { translateGroup } from '../core/jit/translate.js';
 import { Bytes } from '../core/jit/wasm-emitter.js';
 import { ROOT, runCli } from './support/cli.js';
 import { BENCH_INSTRUCTIONS } from './support/jit-env.js';
@@ -199,16 +199,34 @@ describe('JIT', () => {
       return machine;
     }
 
-    it('golden: ADD fused with JNZ looping in the function, registers in locals, flags stored only where visible', () => {
+    it('golden: ADD fused with JNZ looping in the group function, registers in locals across the loop, flags stored only where visible', () => {
       const machine = loopMachine(true);
       const cpu = machine.cpu;
       const block = discoverBlock(cpu, machine.interpreter, 0x10000, 0x10000, modeKey(cpu));
       expect(block.insns.map((i) => i.entry!.mnemonic32)).to.deep.equal(['ADD', 'JNE']);
       const out = new Bytes();
-      // The taken branch goes back to the start (a wasm loop); the fall-through would chain through slot 7.
-      translateBlock(block, 0, machine.mem.tablesOffset, (eip) => (eip === 0x10004 ? 7 : null)).fb.encode(out);
+      // The taken branch goes back to the block inside its group function; the fall-through would chain through slot 7.
+      translateGroup([block], [0], machine.mem.tablesOffset, (_from, eip) => (eip === 0x10004 ? 7 : null)).fb.encode(out);
       const hex = Buffer.from(out.toUint8Array()).toString('hex');
       expect(hex).to.equal(GOLDEN_ADD_JNZ);
+    });
+
+    it('the blocks of a hot loop share one group function: forward branches, a back edge, the interpreter\'s state', () => {
+      // mov ecx, 20 / top: inc eax / test eax, 1 / jz skip / inc ebx / skip: dec ecx / jnz top / hlt
+      const code = [0xb9, 20, 0, 0, 0, 0x40, 0xa9, 1, 0, 0, 0, 0x74, 0x01, 0x43, 0x49, 0x75, 0xf4, 0xf4];
+      const start = (jit: boolean, onModule?: NonNullable<Parameters<typeof createMachine>[0]>['jit']): Machine => {
+        const machine = createMachine({ memoryMiB: 1, jit: { enabled: jit, threshold: 8, ...onModule } });
+        enterFlatProtectedMode(machine.cpu);
+        machine.mem.writeBytes(0x10000, Uint8Array.from(code));
+        machine.cpu.st[S.EIP] = 0x10000;
+        return machine;
+      };
+      const compiled: Block[] = [];
+      const translated = start(true, { onModule: (_bytes, _index, blocks) => compiled.push(...blocks) });
+      expect(run(translated)).to.deep.equal(run(start(false)));
+      const loop = [0x10005, 0x1000d, 0x1000e].map((eip) => compiled.find((b) => b.eip === eip)!);
+      expect(loop.every((b) => b !== undefined && b.group === loop[0].group), 'one group').to.equal(true);
+      expect(translated.stats().jit!.translatedInstructions).to.be.greaterThan(40);
     });
 
     it('the loop runs translated to the same state as interpreted', () => {
@@ -221,13 +239,15 @@ describe('JIT', () => {
 });
 
 /**
- * The function body of `add eax, ebx; jnz` back to the add (parameter: the budget left): the
- * entry test (budget and CS limit), all eight registers loaded into locals, then a wasm `loop`:
- * the add, its flag record kept in locals, ZF from the result local (fused); the taken branch
- * stores the seven lazy-flag words, charges 2 to the budget and branches back while another pass
- * fits (else stores the registers and EIP and returns); the fall-through stores the flag words,
- * the registers and EIP, and tail-calls slot 7 (return_call_indirect, 0x13) with the budget left.
+ * The group function of `add eax, ebx; jnz` back to the add in flat 32-bit code (parameters:
+ * the budget left, the block to run): the two registers the code uses loaded into locals, then
+ * the group's loop around a br_table; the block's entry test (the budget only: a CS limit of
+ * 4 GiB is in the mode key; on failure EIP stored and return); the add, its flag record kept in
+ * locals, ZF from the result local (fused); the taken branch stores EAX and the seven lazy-flag
+ * words, charges 2 to the budget and branches back to the loop with the block's index; the
+ * fall-through stores EAX, the flag words and EIP, and tail-calls slot 7 (return_call_indirect,
+ * 0x13) with the budget left.
  * Regenerate from the assertion's actual value when the translator changes on purpose, after
  * reading the difference.
  */
-const GOLDEN_ADD_JNZ = 'fb02011b7f20004102484183800441002800784b72044020000f0b410028000021014100280004210241002800082103410028000c2104410028001021054100280014210641002800182107410028001c210803402001210e2004210f200e200f6a2110200e2116200f211720102118201021012018454504404100410036002c41004120360030410020163600384100201736003c4100201836003441004100360040410041d511360028200041026b220041024e0d014100200136000041002002360004410020033600084100200436000c4100200536001041002006360014410020073600184100200836001c41004180800436002020000f0b4100200136000041002002360004410020033600084100200436000c4100200536001041002006360014410020073600184100200836001c4100410036002c41004120360030410020163600384100201736003c4100201836003441004100360040410041d511360028410041848004360020200041026b41071300000b000b';
+const GOLDEN_ADD_JNZ = 'ec01011b7f41002800002102410028000c21050340024020010e0100000b2000410248044041004180800436002020000f0b2002210f20052110200f20106a2111200f2117201021182011211920112102201945450440410020023600004100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d511360028200041026b2100410021010c010b410020023600004100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d511360028410041848004360020200041026b4107130000000b000b';

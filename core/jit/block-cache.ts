@@ -32,6 +32,12 @@ export class BlockCache {
     return null;
   }
 
+  /** The blocks starting in the physical page of `phys` (in no particular order). */
+  *startingInPage(phys: number): Iterable<Block> {
+    const page = phys >>> PAGE_SHIFT;
+    for (const b of this.byPage.get(page) ?? []) if (b.phys >>> PAGE_SHIFT === page) yield b;
+  }
+
   add(block: Block): void {
     block.dead = false;
     block.chain = this.byPhys.get(block.phys) ?? null;
@@ -62,7 +68,9 @@ export class BlockCache {
     for (const set of this.byPage.values()) for (const b of set) this.drop(b);
   }
 
-  private drop(block: Block): void {
+  /** Drops one block (when it has not been dropped already). */
+  drop(block: Block): void {
+    if (block.dead) return;
     for (const page of pagesOf(block)) {
       const set = this.byPage.get(page);
       if (set === undefined) continue;

@@ -17,8 +17,12 @@ export const MAX_BLOCK_INSNS = 64;
  */
 /** The mode-key bit of deprivileged guest ring-0 code (the monitor's callouts are compiled in). */
 export const DEPRIVILEGED_KEY = 1 << 7;
-/** The mode-key bit of flat ES, SS and DS (base 0, limit 4 GiB, present writable expand-up data): their accesses skip the segment checks. */
-export const FLAT_DATA_KEY = 1 << 8;
+/**
+ * The mode-key bit of flat segments: ES, SS and DS base 0, limit 4 GiB, present writable
+ * expand-up data (their accesses skip the segment checks) and a CS limit of 4 GiB (no jump or
+ * block end can pass it).
+ */
+export const FLAT_KEY = 1 << 8;
 /** The mode-key bit of A20 on: physical addresses need no mask. */
 export const A20_ON_KEY = 1 << 9;
 /** The segments FLAT_DATA_KEY speaks for, and the flags bits (present, data, writable, expand-down) that make one flat. */
@@ -28,7 +32,7 @@ export const FLAT_FLAGS_MASK = 0x9e, FLAT_FLAGS = 0x92;
 /** The mode key of the current state (dispatch.ts computes the same in wasm). */
 export function modeKey(cpu: Cpu): number {
   const st = cpu.st;
-  let flat = FLAT_DATA_KEY;
+  let flat = st[S.SEG_LIMIT + Seg.CS] === -1 ? FLAT_KEY : 0;
   for (const seg of FLAT_SEGMENTS) {
     if (st[S.SEG_BASE + seg] !== 0 || st[S.SEG_LIMIT + seg] !== -1 || (st[S.SEG_FLAGS + seg] & FLAT_FLAGS_MASK) !== FLAT_FLAGS) flat = 0;
   }
@@ -58,6 +62,8 @@ export class Block {
   dead = false;
   /** Its slot in the dispatcher's home table once compiled (dispatch.ts), else -1. */
   homeSlot = -1;
+  /** Once compiled: the blocks sharing its group function (translate.ts), itself included; they are dropped together. */
+  group: readonly Block[] = [];
 
   /**
    * @param tail when the last instruction runs into the next page: where its bytes there were

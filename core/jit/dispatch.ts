@@ -1,7 +1,7 @@
 import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
 import { BLOCK_TYPE, LEFT, word } from './emit-context.js';
 import { S, Seg } from '../cpu/state-layout.js';
-import { A20_ON_KEY, FLAT_DATA_KEY, FLAT_FLAGS, FLAT_FLAGS_MASK, FLAT_SEGMENTS, type Block } from './block.js';
+import { A20_ON_KEY, FLAT_KEY, FLAT_FLAGS, FLAT_FLAGS_MASK, FLAT_SEGMENTS, type Block } from './block.js';
 
 /** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 10. */
 const ENTRIES = 4096;
@@ -28,6 +28,11 @@ const EMPTY_KEY = (1 << KEY_BITS) - 1;
 export class Dispatcher {
   /** (left) -> left: runs the block at CS:EIP if the jump cache knows it, else returns to the run loop. */
   readonly dispatch: (left: number) => number;
+  /**
+   * (left, key) -> left: the same when the caller knows the mode key (translated code: no
+   * instruction it runs inline changes the mode, and a call-out that does returns to the run loop).
+   */
+  readonly dispatchKeyed: (left: number, key: number) => number;
   private readonly home: WebAssembly.Table;
   private readonly toRunLoop: (left: number) => number;
   private readonly entries: Int32Array;
@@ -37,12 +42,15 @@ export class Dispatcher {
     this.home = new WebAssembly.Table({ initial: 1024, element: 'anyfunc' });
     const m = new ModuleBuilder();
     m.type([ValType.I32], [ValType.I32]);
-    m.addFunc(BLOCK_TYPE, dispatchBody(offset), 'dispatch');
+    const keyedType = m.type([ValType.I32, ValType.I32], [ValType.I32]);
+    const keyed = m.addFunc(keyedType, keyedDispatchBody(offset), 'dispatchKeyed');
+    m.addFunc(BLOCK_TYPE, dispatchBody(keyed), 'dispatch');
     const stub = new FunctionBody(1);
     stub.get(LEFT);
     m.addFunc(BLOCK_TYPE, stub, 'toRunLoop');
     const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { e: { m: memory, t: this.home } });
     this.dispatch = instance.exports.dispatch as (left: number) => number;
+    this.dispatchKeyed = instance.exports.dispatchKeyed as (left: number, key: number) => number;
     this.toRunLoop = instance.exports.toRunLoop as (left: number) => number;
     this.entries = new Int32Array(memory.buffer, offset, ENTRIES * 4);
     this.clear();
@@ -82,17 +90,12 @@ function index(lin: number): number {
   return (lin ^ (lin >>> 12)) & (ENTRIES - 1);
 }
 
-/**
- * The dispatcher's code: the mode key as block.ts's modeKey computes it, the entry of CS.base +
- * EIP, and a tail call of its home slot when linear address, EIP, epoch and key all match.
- */
-function dispatchBody(offset: number): FunctionBody {
+/** The dispatcher's code: the mode key as block.ts's modeKey computes it, then the keyed dispatcher. */
+function dispatchBody(keyed: number): FunctionBody {
   const fb = new FunctionBody(1);
-  const EIP = fb.local(), LIN = fb.local(), AT = fb.local(), KEY = fb.local(), CR0 = fb.local();
+  const CR0 = fb.local();
   const load = (index: number): FunctionBody => fb.i32(0).mem(Op.I32_LOAD, word(index));
-  load(S.EIP).tee(EIP);
-  load(S.SEG_BASE + Seg.CS).op(Op.I32_ADD).tee(LIN)
-    .get(LIN).i32(12).op(Op.I32_SHR_U).op(Op.I32_XOR).i32(ENTRIES - 1).op(Op.I32_AND).i32(4).op(Op.I32_SHL).set(AT);
+  fb.get(LEFT);
   load(S.CR0).set(CR0);
   load(S.CS_DEFAULT32);
   load(S.SS_DEFAULT32).i32(1).op(Op.I32_SHL).op(Op.I32_OR);
@@ -101,7 +104,7 @@ function dispatchBody(offset: number): FunctionBody {
   fb.get(CR0).i32(1).op(Op.I32_AND).i32(5).op(Op.I32_SHL).op(Op.I32_OR);
   load(S.EFLAGS).i32(17).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).i32(6).op(Op.I32_SHL).op(Op.I32_OR);
   load(S.DEPRIVILEGED).i32(7).op(Op.I32_SHL).op(Op.I32_OR);
-  fb.i32(FLAT_DATA_KEY);
+  fb.i32(FLAT_KEY);
   for (const seg of FLAT_SEGMENTS) {
     fb.i32(0);
     load(S.SEG_BASE + seg).op(Op.I32_EQZ);
@@ -109,10 +112,27 @@ function dispatchBody(offset: number): FunctionBody {
     load(S.SEG_FLAGS + seg).i32(FLAT_FLAGS_MASK).op(Op.I32_AND).i32(FLAT_FLAGS).op(Op.I32_EQ).op(Op.I32_AND);
     fb.op(Op.SELECT);
   }
+  fb.i32(0);
+  load(S.SEG_LIMIT + Seg.CS).i32(-1).op(Op.I32_EQ).op(Op.SELECT);
   fb.op(Op.I32_OR);
   fb.i32(A20_ON_KEY).i32(0);
   load(S.A20_MASK).i32(-1).op(Op.I32_EQ).op(Op.SELECT).op(Op.I32_OR);
-  fb.set(KEY);
+  fb.returnCall(keyed);
+  return fb;
+}
+
+/**
+ * The keyed dispatcher's code (left, key): the jump-cache entry of CS.base + EIP, and a tail
+ * call of its home slot when linear address, EIP, epoch and key all match.
+ */
+function keyedDispatchBody(offset: number): FunctionBody {
+  const fb = new FunctionBody(2);
+  const KEY = 1;
+  const EIP = fb.local(), LIN = fb.local(), AT = fb.local();
+  const load = (index: number): FunctionBody => fb.i32(0).mem(Op.I32_LOAD, word(index));
+  load(S.EIP).tee(EIP);
+  load(S.SEG_BASE + Seg.CS).op(Op.I32_ADD).tee(LIN)
+    .get(LIN).i32(12).op(Op.I32_SHR_U).op(Op.I32_XOR).i32(ENTRIES - 1).op(Op.I32_AND).i32(4).op(Op.I32_SHL).set(AT);
   fb.get(AT).mem(Op.I32_LOAD, offset).get(LIN).op(Op.I32_EQ)
     .get(AT).mem(Op.I32_LOAD, offset + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)
     .get(AT).mem(Op.I32_LOAD, offset + 8);

@@ -1,7 +1,7 @@
 import { FunctionBody, Op, ValType } from './wasm-emitter.js';
 import { S } from '../cpu/state-layout.js';
 import { AF, ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF } from '../cpu/flags.js';
-import { A20_ON_KEY, FLAT_DATA_KEY, type Block } from './block.js';
+import { A20_ON_KEY, FLAT_KEY, type Block } from './block.js';
 
 /** Byte offset of a state word (the state block sits at memory offset 0). */
 export const word = (index: number): number => index * 4;
@@ -20,7 +20,7 @@ export const enum Import {
   WRITE = 3,
   /** cond(cc) -> 0/1 from the lazy flags in the state block. */
   COND = 4,
-  /** dispatch(left) -> left: the dispatcher (dispatch.ts), tail-called by exits with no linked slot. */
+  /** dispatch(left, key) -> left: the keyed dispatcher (dispatch.ts), tail-called with the block's mode key by exits with no linked slot. */
   DISPATCH = 5,
   /** crossing(record, left) -> exit: helper for an instruction running into the next page (the block's tail). */
   CROSSING = 6,
@@ -41,6 +41,20 @@ export const enum HelperExit { RUN_LOOP = 1, JUMPED = 2, NOT_RUN = 4 }
 export const BLOCK_TYPE = 0;
 /** The parameter: instructions the block may still retire (the budget). */
 export const LEFT = 0;
+/** A group function's second parameter: the index in the group of the block to run next. */
+export const NEXT = 1;
+
+/**
+ * Blocks of one page and mode translated into one function (translate.ts): an exit of one to
+ * another is a branch inside the function. Between blocks, the registers in `held` (a bit
+ * each) are in locals as well as in the state block, and the flags are in the state block.
+ */
+export interface Group {
+  readonly blocks: readonly Block[];
+  /** The index of the block starting at an EIP, if it is in the group. */
+  readonly indexOf: ReadonlyMap<number, number>;
+  readonly held: number;
+}
 
 /**
  * The flag record of the last inline flag writer, kept in the F* locals instead of the state
@@ -56,32 +70,39 @@ export interface FlagRecord {
 }
 
 /**
- * Per-block code generation state: the function body, guest registers cached in locals (loaded
- * on first use, written back before anything that can read the state block or fault), scratch
- * locals, and the exits. Blocks are straight-line code, so the cache state is tracked at
- * compile time. `slotFor` gives the entry-table slot an exit to a constant EIP tail-calls
- * (null: that exit returns to the run loop).
+ * Code generation state of a group function, block by block: the function body, guest registers
+ * cached in locals (loaded on first use, written back before anything that can read the state
+ * block or fault), scratch locals, and the exits. Blocks are straight-line code, so the cache
+ * state is tracked at compile time; at block boundaries it is the group's (see Group).
+ * `slotFor` gives the entry-table slot an exit to a constant EIP outside the group tail-calls
+ * (null: the dispatcher). `touched` collects the registers the code uses (a first pass finds
+ * the group's `held` so).
  */
 export class EmitContext {
-  readonly fb = new FunctionBody(1);
+  readonly fb = new FunctionBody(2);
   private readonly loaded = new Array<boolean>(8).fill(false);
   private readonly dirty = new Array<boolean>(8).fill(false);
-  /** Scratch locals; register r is local r + 1 (local 0 is LEFT). */
+  /** Scratch locals; register r is local r + 2 (locals 0 and 1 are LEFT and NEXT). */
   readonly OFF: number; readonly LIN: number; readonly PAGE: number; readonly PHYS: number; readonly FRAME: number;
   readonly A: number; readonly B: number; readonly R: number; readonly V: number; readonly T: number;
   readonly SP: number; readonly EXIT: number; readonly EIP: number;
   /** The pending flag record: operands, result, carry in, and CF/OF where they are not lazy. */
   readonly FA: number; readonly FB: number; readonly FR: number; readonly FC: number; readonly FCF: number; readonly FOF: number;
+  /** The block being emitted, its index in the group, and the record index of its first instruction. */
+  block!: Block;
+  blockIndex = 0;
+  recordBase = 0;
   /** Ordinal (index in the block) of the instruction being emitted. */
   ord = 0;
-  /** Set when the block's last instruction jumps back to its start (translated as a wasm loop). */
-  looping = false;
   /** Whether the instruction being emitted stores to memory (its exit flag must be tested). */
   stored = false;
   flags: FlagRecord | null = null;
+  touched = 0;
+  /** fb.depth inside the group's dispatch loop (the target of a branch to another block). */
+  loopDepth = 0;
 
-  constructor(readonly block: Block, readonly recordBase: number, readonly tablesOffset: number,
-    private readonly slotFor: (eip: number) => number | null = () => null) {
+  constructor(readonly group: Group, readonly tablesOffset: number,
+    private readonly slotFor: (block: Block, eip: number) => number | null) {
     for (let r = 0; r < 8; r++) this.fb.local(ValType.I32);
     [this.OFF, this.LIN, this.PAGE, this.PHYS, this.FRAME, this.A, this.B, this.R, this.V, this.T, this.SP, this.EXIT, this.EIP,
       this.FA, this.FB, this.FR, this.FC, this.FCF, this.FOF] = Array.from({ length: 19 }, () => this.fb.local(ValType.I32));
@@ -90,16 +111,33 @@ export class EmitContext {
   get stack32(): boolean { return (this.block.key & 2) !== 0; }
   get paging(): boolean { return (this.block.key & 16) !== 0; }
   get user(): boolean { return ((this.block.key >> 2) & 3) === 3; }
-  get flatData(): boolean { return (this.block.key & FLAT_DATA_KEY) !== 0; }
+  get flat(): boolean { return (this.block.key & FLAT_KEY) !== 0; }
   get a20On(): boolean { return (this.block.key & A20_ON_KEY) !== 0; }
+
+  /** The function's prologue: the group's held registers into their locals. */
+  loadHeld(): void {
+    for (let r = 0; r < 8; r++) if ((this.group.held >> r) & 1) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
+  }
+
+  /** Starts block `block` in the state every block boundary has. */
+  beginBlock(block: Block, index: number, recordBase: number): void {
+    this.block = block;
+    this.blockIndex = index;
+    this.recordBase = recordBase;
+    this.flags = null;
+    this.stored = false;
+    for (let r = 0; r < 8; r++) this.loaded[r] = ((this.group.held >> r) & 1) !== 0;
+    this.dirty.fill(false);
+  }
 
   /** Pushes a 32-bit guest register. */
   reg32(r: number): void {
+    this.touched |= 1 << r;
     if (!this.loaded[r]) {
-      this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 1);
+      this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
       this.loaded[r] = true;
     }
-    this.fb.get(r + 1);
+    this.fb.get(r + 2);
   }
   /** Pushes a register of `size` bits, zero-extended (8-bit: 0-3 low bytes, 4-7 high bytes of EAX..EBX). */
   getReg(size: number, r: number): void {
@@ -113,20 +151,26 @@ export class EmitContext {
   /** Writes local `from` to a register of `size` bits (narrow sizes keep the other bits). */
   setReg(size: number, r: number, from: number): void {
     const fb = this.fb;
-    if (size === 32) { fb.get(from).set(r + 1); this.loaded[r] = true; this.dirty[r] = true; return; }
+    if (size === 32) {
+      fb.get(from).set(r + 2);
+      this.touched |= 1 << r;
+      this.loaded[r] = true;
+      this.dirty[r] = true;
+      return;
+    }
     const full = size === 16 ? r : r & 3;
     const shift = size === 8 && r >= 4 ? 8 : 0;
     const mask = (size === 16 ? 0xffff : 0xff) << shift;
     this.reg32(full);
     fb.i32(~mask).op(Op.I32_AND).get(from);
     if (shift) fb.i32(shift).op(Op.I32_SHL);
-    fb.i32(mask).op(Op.I32_AND).op(Op.I32_OR).set(full + 1);
+    fb.i32(mask).op(Op.I32_AND).op(Op.I32_OR).set(full + 2);
     this.dirty[full] = true;
   }
 
   /** Stores the dirty registers and the pending flag record without changing what the compiler knows (for slow paths). */
   flushDirty(): void {
-    for (let r = 0; r < 8; r++) if (this.dirty[r]) this.fb.i32(0).get(r + 1).mem(Op.I32_STORE, word(r));
+    for (let r = 0; r < 8; r++) if (this.dirty[r]) this.fb.i32(0).get(r + 2).mem(Op.I32_STORE, word(r));
     this.flushFlags();
   }
 
@@ -165,43 +209,6 @@ export class EmitContext {
     put(S.LF_CARRY_IN, rec.carry ? this.FC : null, 0);
     put(S.LF_MASK, null, incDec ? ARITH_FLAGS & ~CF : ARITH_FLAGS);
   }
-  /**
-   * The head of a block that loops to its own start: every register in a local (counted dirty,
-   * so slow paths and exits store them all), flags in the state block. The back edge restores
-   * this state, so the loop runs without leaving the function.
-   */
-  enterLoop(): void {
-    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.reg32Drop(r);
-    this.dirty.fill(true);
-    this.flags = null;
-    this.fb.loop();
-  }
-
-  /**
-   * The taken branch back to the block's start, `depth` blocks inside the loop: flags stored,
-   * registers reloaded as at the head, the budget charged; it leaves the function (EIP at the
-   * start) when the rest of the budget cannot hold another pass. (A store that must end the
-   * block was tested where it happened.)
-   */
-  backEdge(depth: number): void {
-    const fb = this.fb;
-    const n = this.block.insns.length;
-    // This path only: the code after it (the fall-through) keeps the compile-time state it had.
-    const saved = { loaded: [...this.loaded], dirty: [...this.dirty], flags: this.flags };
-    this.flushFlags();
-    this.flags = null;
-    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.reg32Drop(r);
-    fb.get(LEFT).i32(n).op(Op.I32_SUB).tee(LEFT).i32(n).op(Op.I32_GE_S).brIf(depth);
-    this.exit(0, this.block.eip, false);
-    saved.loaded.forEach((v, r) => { this.loaded[r] = v; });
-    saved.dirty.forEach((v, r) => { this.dirty[r] = v; });
-    this.flags = saved.flags;
-  }
-
-  private reg32Drop(r: number): void {
-    this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 1);
-    this.loaded[r] = true;
-  }
 
   /** Before a call that may read or change any register or flag: write back, then reload afterwards. */
   spillAll(): void {
@@ -222,25 +229,48 @@ export class EmitContext {
   }
 
   /**
-   * Leaves the block after `retired` instructions: registers written back, EIP from `eipLocal`
-   * (or a constant). Unless `chain` is false (the block was just written, or its loop ran out of
-   * budget), an exit to a constant EIP in the block's page tail-calls its entry-table slot (the
-   * next block, once linked) and any other exit the dispatcher.
+   * Leaves the block after `retired` instructions for EIP `eip` (a constant or a local). Unless
+   * `chain` is false (the block was just written, or it cannot start), an exit to a block of the
+   * group branches to it inside the function; any other exit writes the registers and EIP back,
+   * then tail-calls its entry-table slot (an exit to a constant EIP in the block's page: the next
+   * block, once linked) or the dispatcher.
    */
   exit(retired: number, eip: number | { local: number }, chain = true): void {
+    const inside = chain && typeof eip === 'number' ? this.group.indexOf.get(eip) : undefined;
+    if (inside === undefined) {
+      this.leave(retired, eip, chain);
+      return;
+    }
+    const fb = this.fb;
+    // A store of this instruction that the run loop must see (code written, a device woken) ends the chain.
+    if (this.stored) { fb.get(this.EXIT).if(); this.leave(retired, eip, false); fb.op(Op.END); }
+    // This path only: the code after it (a fall-through) keeps the compile-time state it had.
+    const saved = { loaded: [...this.loaded], dirty: [...this.dirty] };
+    this.flushDirty();
+    for (let r = 0; r < 8; r++) if (((this.group.held >> r) & 1) !== 0 && !this.loaded[r]) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
+    if (retired !== 0) { this.left(retired); fb.set(LEFT); }
+    // A later block's code follows the end of its label, still open here; an earlier one is reached through the loop.
+    if (inside > this.blockIndex) fb.br(fb.depth - (this.loopDepth + this.group.blocks.length - inside));
+    else fb.i32(inside).set(NEXT).br(fb.depth - this.loopDepth);
+    saved.loaded.forEach((v, r) => { this.loaded[r] = v; });
+    saved.dirty.forEach((v, r) => { this.dirty[r] = v; });
+  }
+
+  /** Leaves the function (see exit): registers and EIP written back, then a tail call or, without `chain`, a return. */
+  private leave(retired: number, eip: number | { local: number }, chain: boolean): void {
     const fb = this.fb;
     this.flushDirty();
     fb.i32(0);
     if (typeof eip === 'number') fb.i32(eip); else fb.get(eip.local);
     fb.mem(Op.I32_STORE, word(S.EIP));
-    const slot = chain && typeof eip === 'number' ? this.slotFor(eip) : null;
-    // A store of this instruction that the run loop must see (code written, a device woken) ends the chain.
+    const slot = chain && typeof eip === 'number' ? this.slotFor(this.block, eip) : null;
     if (chain && this.stored) { fb.get(this.EXIT).if(); this.left(retired); fb.op(Op.RETURN).op(Op.END); }
     this.left(retired);
     if (slot !== null) fb.i32(slot).returnCallIndirect(BLOCK_TYPE);
-    else if (chain) fb.returnCall(Import.DISPATCH);
+    else if (chain) this.dispatch();
     else fb.op(Op.RETURN);
   }
+
   /**
    * Runs instruction `ord` through the interpreter (or `callout`, the monitor). Inside the block, any HelperExit bit ends it
    * (back to the run loop); after the block's last instruction it goes on through the dispatcher
@@ -253,7 +283,7 @@ export class EmitContext {
     fb.call(callout);
     if (last) fb.i32(HelperExit.RUN_LOOP).op(Op.I32_AND);
     fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
-    if (last) { this.left(this.ord + 1); fb.returnCall(Import.DISPATCH); }
+    if (last) { this.left(this.ord + 1); this.dispatch(); }
   }
   /**
    * The block's last instruction when it runs into the next page: the helper checks that page's
@@ -268,7 +298,12 @@ export class EmitContext {
     fb.get(this.T).i32(HelperExit.RUN_LOOP).op(Op.I32_AND);
     fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
     this.left(this.ord + 1);
-    fb.returnCall(Import.DISPATCH);
+    this.dispatch();
+  }
+
+  /** Tail-calls the keyed dispatcher with the budget on the stack (a call-out that changed the mode returned to the run loop instead). */
+  private dispatch(): void {
+    this.fb.i32(this.block.key).returnCall(Import.DISPATCH);
   }
   /** A helper call on a rarely taken path (a jump past the CS limit, which faults): no compile-time state changes. */
   helperOnSlowPath(): void {

@@ -32,7 +32,7 @@ const enum Access { READ, RMW, WRITE }
  */
 function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access): void {
   const fb = ctx.fb;
-  if (ctx.flatData && FLAT_SEGMENTS.includes(seg)) {
+  if (ctx.flat && FLAT_SEGMENTS.includes(seg)) {
     // Base 0, limit 4 GiB, writable expand-up data (the mode key): only an access wrapping past
     // 4 GiB would fail the limit, and it crosses a page, which the test below sends to the slow path.
     fb.get(ctx.OFF).tee(ctx.LIN);

@@ -201,9 +201,10 @@ function pop(ctx: EmitContext, i: BoundInsn): Emitted {
   return Emitted.NEXT;
 }
 
-/** A near target past the CS limit faults: let the interpreter's executor raise it. */
+/** A near target past the CS limit faults: let the interpreter's executor raise it. (A limit of 4 GiB covers every target.) */
 function checkTarget(ctx: EmitContext, target: number | { local: number }): void {
   const fb = ctx.fb;
+  if (ctx.flat) return;
   if (typeof target === 'number') fb.i32(target); else fb.get(target.local);
   fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).if();
   ctx.helperOnSlowPath();
@@ -212,13 +213,6 @@ function checkTarget(ctx: EmitContext, target: number | { local: number }): void
 
 function jumpTarget(ctx: EmitContext, i: BoundInsn): number {
   return relativeTarget(i, ctx.block.nexts[ctx.ord]);
-}
-
-/** Whether instruction `i` (the block's last) jumps back to the block's start: the block is then a loop. */
-export function loopsToStart(ctx: EmitContext, i: BoundInsn): boolean {
-  const key = i.entry!.key;
-  return (key === 'Jcc' || (key === 'JMP' && i.entry!.operands[0].method === 'J')) && !i.needsChecks
-    && jumpTarget(ctx, i) === ctx.block.eip;
 }
 
 /** JMP/CALL near through a register or memory: the target, read first (it may fault), leaves through the dispatcher. */
@@ -237,7 +231,6 @@ function jump(ctx: EmitContext, i: BoundInsn): Emitted {
   }
   if (method !== 'J') return Emitted.NO;
   const target = jumpTarget(ctx, i);
-  if (ctx.looping) { ctx.backEdge(0); return Emitted.EXIT; }
   checkTarget(ctx, target);
   ctx.exit(ctx.ord + 1, target);
   return Emitted.EXIT;
@@ -248,12 +241,8 @@ function conditionalJump(ctx: EmitContext, i: BoundInsn): Emitted {
   const target = jumpTarget(ctx, i);
   condition(ctx, i.entry!.embedded);
   fb.if();
-  // The start lies inside the CS limit (the entry test); the loop's back edge stays in the function.
-  if (ctx.looping) ctx.backEdge(1);
-  else {
-    checkTarget(ctx, target);
-    ctx.exit(ctx.ord + 1, target);
-  }
+  checkTarget(ctx, target);
+  ctx.exit(ctx.ord + 1, target);
   fb.op(Op.END);
   ctx.exit(ctx.ord + 1, ctx.block.nexts[ctx.ord]);
   return Emitted.EXIT;

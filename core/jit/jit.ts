@@ -30,7 +30,13 @@ export interface JitStats {
 }
 
 /** At most this many blocks share a module; warm blocks join a hot one's module. */
-const MAX_BATCH = 16;
+const MAX_BATCH = 40;
+/**
+ * At most this many blocks of the hot block's page join it (a bigger group function costs
+ * V8's optimizing tier more than its shorter jumps save).
+ */
+const MAX_GROUP = 24;
+
 /** Past this many known blocks the cache starts over, bounding its memory. */
 const CAPACITY = 1 << 18;
 /**
@@ -82,6 +88,8 @@ export class Jit {
         this.linker.unlink(block);
         this.dispatcher.drop(block);
       }
+      // Its group function may branch to it: the group goes as a whole.
+      for (const sibling of block.group) this.cache.drop(sibling);
     };
     this.warmAt = Math.max(1, options.threshold >> 1);
   }
@@ -252,7 +260,7 @@ export class Jit {
         return this.mustExit() ? 1 : 0;
       },
       cond: (cc) => (condition(st, cc) ? 1 : 0),
-      dispatch: this.dispatcher.dispatch,
+      dispatch: this.dispatcher.dispatchKeyed,
     };
   }
 
@@ -262,23 +270,37 @@ export class Jit {
     if (this.modulesSinceStart >= MODULE_LIMIT) this.startOver(hot);
     this.modulesSinceStart++;
     const blocks = [hot];
+    this.addPageMates(blocks);
     while (this.warm.length > 0 && blocks.length < MAX_BATCH) {
       const b = this.warm.pop()!;
       if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
     }
     if (this.options.threshold <= 1) this.addSuccessors(blocks);
     const table = this.linker.beginModule();
-    const { bytes, records } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.linker.exitSlot(block, eip));
+    const { bytes, records, groups } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.linker.exitSlot(block, eip));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: table }, j: this.importsFor(records) });
     blocks.forEach((b, k) => {
       b.fn = instance.exports[`b${k}`] as (left: number) => number;
       this.dispatcher.add(b);
     });
+    for (const group of groups) for (const b of group) b.group = group;
     this.linker.linkCompiled(blocks);
     this.stats.modules++;
     this.stats.blocksCompiled += blocks.length;
     this.stats.compileMs += performance.now() - started;
     this.options.onModule?.(bytes, this.stats.modules - 1, blocks);
+  }
+
+  /**
+   * The warm blocks of the hot block's page and mode join it: they share its group function,
+   * so jumps between them stay inside it (colder ones would only add to V8's optimizing work).
+   */
+  private addPageMates(blocks: Block[]): void {
+    const hot = blocks[0];
+    for (const b of this.cache.startingInPage(hot.phys)) {
+      if (blocks.length >= MAX_GROUP) return;
+      if (b !== hot && b.fn === null && b.key === hot.key && b.insns.length > 0 && b.hits >= this.warmAt) blocks.push(b);
+    }
   }
 
   /**

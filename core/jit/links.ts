@@ -3,8 +3,8 @@ import { samePagePhys, type Block, type ExitLink } from './block.js';
 /** Slots of one generation's table, and the modules that may import it. */
 const GENERATION_SLOTS = 2048;
 const GENERATION_MODULES = 64;
-/** A module needs about this many free slots (16 blocks, two or three exits each). */
-const MODULE_SLOTS = 64;
+/** A module needs about this many free slots (up to 40 blocks; exits inside a group take none). */
+const MODULE_SLOTS = 128;
 
 /**
  * One entry table and the modules importing it. V8 (Node 20) gives every instance that imports

@@ -1,52 +1,51 @@
-import { ModuleBuilder, Op, ValType } from './wasm-emitter.js';
-import { BLOCK_TYPE, EmitContext, Import, LEFT, word } from './emit-context.js';
+import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
+import { BLOCK_TYPE, EmitContext, Group, Import, LEFT, NEXT, word } from './emit-context.js';
 import { Attr } from '../decoder/table.js';
 import { DEPRIVILEGED_KEY } from './block.js';
-import { emitInline, Emitted, loopsToStart } from './emit-ops.js';
+import { emitInline, Emitted } from './emit-ops.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import type { Block } from './block.js';
 
 /** One instruction of a module's blocks: what a call-out's record argument indexes. */
 export interface HelperRecord { block: Block; ord: number }
 
+/** Where an exit to a constant EIP outside the group goes: an entry-table slot, or null for the dispatcher. */
+export type SlotFor = (block: Block, eip: number) => number | null;
+
 /**
- * Translates one block into a function (left) -> left. Hot simple instructions are emitted
- * inline; every other one calls the helper with its record (semantics live in the interpreter
- * only). On entry the block returns at once, untouched, when its length exceeds the budget left
- * or its last byte the CS limit (a chained entry; the run loop then hands it to the interpreter).
- * It leaves EIP and the registers in the state block.
+ * Translates one block of the group function being emitted. Hot simple instructions are
+ * emitted inline; every other one calls the helper with its record (semantics live in the
+ * interpreter only). On entry the block leaves at once, EIP at its start, when its length
+ * exceeds the budget left or its last byte the CS limit (the run loop then hands it to the
+ * interpreter).
  */
-export function translateBlock(block: Block, recordBase: number, tablesOffset: number,
-  slotFor?: (eip: number) => number | null): EmitContext {
-  const ctx = new EmitContext(block, recordBase, tablesOffset, slotFor);
+function translateBlock(ctx: EmitContext, block: Block, index: number, recordBase: number): void {
   const fb = ctx.fb;
   const n = block.insns.length;
   const deprivileged = (block.key & DEPRIVILEGED_KEY) !== 0;
-  fb.get(LEFT).i32(n).op(Op.I32_LT_S)
-    .i32(block.lastByte).i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).op(Op.I32_OR)
-    .if().get(LEFT).op(Op.RETURN).op(Op.END);
-  ctx.ord = n - 1;
-  if (loopsToStart(ctx, block.insns[n - 1])) {
-    ctx.looping = true;
-    ctx.enterLoop();
-  }
+  ctx.beginBlock(block, index, recordBase);
+  ctx.ord = 0;
+  fb.get(LEFT).i32(n).op(Op.I32_LT_S);
+  if (!ctx.flat) fb.i32(block.lastByte).i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).op(Op.I32_OR);
+  fb.if();
+  ctx.exit(0, block.eip, false);
+  fb.op(Op.END);
   for (let k = 0; k < n; k++) {
     ctx.ord = k;
     ctx.stored = false;
     const insn = block.insns[k];
     if (k === n - 1 && block.tail !== null) {
       ctx.crossing();
-      return ctx;
+      return;
     }
     const emitted = emitInline(ctx, insn);
     if (emitted === Emitted.EXIT) {
-      if (ctx.looping) fb.op(Op.END); // the loop
       fb.op(Op.UNREACHABLE);
-      return ctx;
+      return;
     }
     if (emitted === Emitted.NO) {
       ctx.helper(insn.endsBlock, deprivileged && (insn.entry!.attrs & (Attr.PRIV | Attr.IOPL)) !== 0 ? Import.VMM : Import.HELPER);
-      if (insn.endsBlock) return ctx;
+      if (insn.endsBlock) return;
       continue;
     }
     // A store that hit translated code of this block, or woke a device, ends the block here.
@@ -58,27 +57,87 @@ export function translateBlock(block: Block, recordBase: number, tablesOffset: n
   }
   ctx.exit(n, block.nexts[n - 1]);
   fb.op(Op.UNREACHABLE);
+}
+
+/**
+ * Emits the function (left, next) -> left of blocks of one page and mode, in EIP order: the
+ * held registers loaded, then a loop around a br_table on `next` whose targets are the blocks'
+ * code. An exit to a later block of the group branches straight to its code; one to this or an
+ * earlier block sets `next` and branches back to the loop.
+ */
+function emitGroup(group: Group, recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
+  const ctx = new EmitContext(group, tablesOffset, slotFor);
+  const fb = ctx.fb;
+  const m = group.blocks.length;
+  ctx.loadHeld();
+  fb.loop();
+  ctx.loopDepth = fb.depth;
+  for (let k = 0; k < m; k++) fb.block();
+  fb.get(NEXT).brTable(group.blocks.map((_, k) => k), 0);
+  group.blocks.forEach((block, k) => {
+    fb.op(Op.END);
+    translateBlock(ctx, block, k, recordBases[k]);
+  });
+  fb.op(Op.END).op(Op.UNREACHABLE);
   return ctx;
 }
 
+/**
+ * Translates blocks of one page and mode into one group function. A first pass, with no
+ * register held across blocks, finds the registers the code uses; the function then holds
+ * exactly those in locals from block to block (written through to the state block at each
+ * block's end, so no block starts with a register to store).
+ */
+export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
+  const indexOf = new Map(blocks.map((b, k) => [b.eip, k]));
+  const probe = emitGroup({ blocks, indexOf, held: 0 }, recordBases, tablesOffset, () => null);
+  return emitGroup({ blocks, indexOf, held: probe.touched }, recordBases, tablesOffset, slotFor);
+}
+
 /** The imports of every translated module (indices as Import), with their parameter counts. */
-const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1], ['dispatch', 1], ['crossing', 2], ['vmm', 2]];
+const IMPORTS: [string, number][] = [['helper', 2], ['read', 5], ['rmwRead', 5], ['write', 6], ['cond', 1], ['dispatch', 2], ['crossing', 2], ['vmm', 2]];
+
+/** The batch's blocks by physical page and mode key, each such group in address order. */
+function groupsOf(blocks: Block[]): Block[][] {
+  const groups = new Map<string, Block[]>();
+  for (const b of blocks) {
+    const id = `${b.phys >>> 12}/${b.key}`;
+    const group = groups.get(id);
+    if (group === undefined) groups.set(id, [b]); else group.push(b);
+  }
+  return [...groups.values()].map((group) => group.sort((a, b) => a.phys - b.phys));
+}
 
 /**
- * A module holding several blocks (exports b0, b1, ...) and the records its call-outs index.
- * `slotFor` allocates the entry-table slot of an exit to a constant EIP.
+ * A module holding several blocks (exports b0, b1, ... in the order given) and the records its
+ * call-outs index. The blocks of one page and mode share a group function; each export is a
+ * tail call of its group's function with the block's index. `slotFor` allocates the
+ * entry-table slot of an exit to a constant EIP outside the group.
  */
-export function buildModule(blocks: Block[], tablesOffset: number, slotFor: (block: Block, eip: number) => number | null):
-  { bytes: Uint8Array<ArrayBuffer>; records: HelperRecord[] } {
+export function buildModule(blocks: Block[], tablesOffset: number, slotFor: SlotFor):
+  { bytes: Uint8Array<ArrayBuffer>; records: HelperRecord[]; groups: Block[][] } {
   const m = new ModuleBuilder();
   const I = ValType.I32;
   if (m.type([I], [I]) !== BLOCK_TYPE) throw new Error('jit: the block type must come first');
+  const groupType = m.type([I, I], [I]);
   IMPORTS.forEach(([name, params]) => m.importFunc('j', name, m.type(new Array<ValType>(params).fill(I), [I])));
   const records: HelperRecord[] = [];
+  const groups = groupsOf(blocks);
+  const entries = new Map<Block, { fn: number; index: number }>();
+  for (const group of groups) {
+    const recordBases = group.map((block) => {
+      const base = records.length;
+      for (let ord = 0; ord < block.insns.length; ord++) records.push({ block, ord });
+      return base;
+    });
+    const fn = m.addFunc(groupType, translateGroup(group, recordBases, tablesOffset, slotFor).fb, null);
+    group.forEach((block, index) => entries.set(block, { fn, index }));
+  }
   blocks.forEach((block, k) => {
-    const ctx = translateBlock(block, records.length, tablesOffset, (eip) => slotFor(block, eip));
-    for (let ord = 0; ord < block.insns.length; ord++) records.push({ block, ord });
-    m.addFunc(BLOCK_TYPE, ctx.fb, `b${k}`);
+    const { fn, index } = entries.get(block)!;
+    const wrapper = new FunctionBody(1);
+    wrapper.get(LEFT).i32(index).returnCall(fn);
+    m.addFunc(BLOCK_TYPE, wrapper, `b${k}`);
   });
-  return { bytes: m.encode(), records };
+  return { bytes: m.encode(), records, groups };
 }

@@ -5,7 +5,7 @@
  */
 
 export const enum Op {
-  UNREACHABLE = 0x00, BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_IF = 0x0d,
+  UNREACHABLE = 0x00, BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_IF = 0x0d, BR_TABLE = 0x0e,
   RETURN = 0x0f, CALL = 0x10, RETURN_CALL = 0x12, RETURN_CALL_INDIRECT = 0x13, DROP = 0x1a, SELECT = 0x1b,
   LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22,
   I32_LOAD = 0x28, I32_LOAD8_U = 0x2d, I32_LOAD16_U = 0x2f, I32_STORE = 0x36, I32_STORE8 = 0x3a, I32_STORE16 = 0x3b,
@@ -67,10 +67,15 @@ export class Bytes {
   toUint8Array(): Uint8Array<ArrayBuffer> { return this.buf.slice(0, this.length); }
 }
 
-/** One function body: locals declared up front by the caller, then the instruction stream. */
+/**
+ * One function body: locals declared up front by the caller, then the instruction stream.
+ * `depth` counts the blocks, loops and ifs open at the end of the stream, so a branch to an
+ * outer label can be computed from where it is emitted.
+ */
 export class FunctionBody {
   readonly code = new Bytes();
   private readonly locals: ValType[] = [];
+  depth = 0;
 
   constructor(private readonly params: number) {}
 
@@ -80,7 +85,11 @@ export class FunctionBody {
     return this.params + this.locals.length - 1;
   }
 
-  op(o: Op): this { this.code.byte(o); return this; }
+  op(o: Op): this {
+    if (o === Op.END) this.depth--;
+    this.code.byte(o);
+    return this;
+  }
   i32(v: number): this { this.code.byte(Op.I32_CONST).s32(v); return this; }
   get(l: number): this { this.code.byte(Op.LOCAL_GET).u32(l); return this; }
   set(l: number): this { this.code.byte(Op.LOCAL_SET).u32(l); return this; }
@@ -92,10 +101,17 @@ export class FunctionBody {
   returnCall(f: number): this { this.code.byte(Op.RETURN_CALL).u32(f); return this; }
   /** Tail call through table 0 with the function type `type` (the index is on the stack). */
   returnCallIndirect(type: number): this { this.code.byte(Op.RETURN_CALL_INDIRECT).u32(type).u32(0); return this; }
-  block(type: number = VOID): this { this.code.byte(Op.BLOCK).byte(type); return this; }
-  loop(type: number = VOID): this { this.code.byte(Op.LOOP).byte(type); return this; }
-  if(type: number = VOID): this { this.code.byte(Op.IF).byte(type); return this; }
+  block(type: number = VOID): this { this.depth++; this.code.byte(Op.BLOCK).byte(type); return this; }
+  loop(type: number = VOID): this { this.depth++; this.code.byte(Op.LOOP).byte(type); return this; }
+  if(type: number = VOID): this { this.depth++; this.code.byte(Op.IF).byte(type); return this; }
   br(depth: number): this { this.code.byte(Op.BR).u32(depth); return this; }
+  /** Branches to label `targets[i]` for the index i on the stack, to `fallback` past the end. */
+  brTable(targets: number[], fallback: number): this {
+    this.code.byte(Op.BR_TABLE).u32(targets.length);
+    for (const t of targets) this.code.u32(t);
+    this.code.u32(fallback);
+    return this;
+  }
   brIf(depth: number): this { this.code.byte(Op.BR_IF).u32(depth); return this; }
 
   /** The body as the code section stores it: size, grouped local declarations, code, end. */
@@ -120,7 +136,7 @@ export interface FuncImport { module: string; name: string; type: number }
 export class ModuleBuilder {
   private readonly types: FuncType[] = [];
   private readonly imports: FuncImport[] = [];
-  private readonly funcs: { type: number; body: FunctionBody; exportName: string }[] = [];
+  private readonly funcs: { type: number; body: FunctionBody; exportName: string | null }[] = [];
 
   type(params: ValType[], results: ValType[]): number {
     const key = `${params.join()}/${results.join()}`;
@@ -135,7 +151,8 @@ export class ModuleBuilder {
     this.imports.push({ module, name, type });
     return this.imports.length - 1;
   }
-  addFunc(type: number, body: FunctionBody, exportName: string): number {
+  /** Adds a function, exported as `exportName` unless that is null. Returns its index. */
+  addFunc(type: number, body: FunctionBody, exportName: string | null): number {
     this.funcs.push({ type, body, exportName });
     return this.imports.length + this.funcs.length - 1;
   }
@@ -164,8 +181,8 @@ export class ModuleBuilder {
       for (const f of this.funcs) s.u32(f.type);
     });
     section(m, 7, (s) => {
-      s.u32(this.funcs.length);
-      this.funcs.forEach((f, k) => s.name(f.exportName).byte(0x00).u32(this.imports.length + k));
+      s.u32(this.funcs.filter((f) => f.exportName !== null).length);
+      this.funcs.forEach((f, k) => { if (f.exportName !== null) s.name(f.exportName).byte(0x00).u32(this.imports.length + k); });
     });
     section(m, 10, (s) => {
       s.u32(this.funcs.length);
