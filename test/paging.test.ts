@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { CpuHarness, Reg, S } from './support/cpu-harness.js';
 import { CpuFault, Vec } from '../core/cpu/faults.js';
 import { readDescriptor } from '../core/cpu/segments.js';
+import { TLB_BASE, TLB_CODE, TLB_ENTRIES, TLB_NOT_RAM } from '../core/mmu/paging.js';
 
 /** Page-structure bits (SDM Vol. 3A, 4.3). */
 const P = 0x1, RW = 0x2, US = 0x4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
@@ -267,6 +268,31 @@ describe('paging (32-bit, two-level)', () => {
     put32(h, FRAME_B, 0xbbbb);
     h.run();
     expect([h.get(Reg.EBX), h.get(Reg.ECX), h.get(Reg.EDX)]).to.deep.equal([0xbbbb, 0xbbbb, 0xaaaa]);
+  });
+
+  it('a TLB entry says whether its frame is RAM and holds code, kept current as code is marked and unmarked', () => {
+    // mov ebx, [0x400000]; mov ecx, [0x401000]; hlt — PT1 maps linear 0x400000 to FRAME_A, 0x401000 to the local APIC's page.
+    const { h } = paged([0x8b, 0x1d, 0x00, 0x00, 0x40, 0x00, 0x8b, 0x0d, 0x00, 0x10, 0x40, 0x00, 0xf4]);
+    h.mem.mapMmio(0xfee00000, 0x1000, { read8: () => 0, write8: () => {} }, 'test-mmio');
+    put32(h, PT1, FRAME_A | P | RW);
+    put32(h, PT1 + 4, 0xfee00000 | P | RW);
+    h.run();
+    const frameWord = (lin: number): number => {
+      const slot = (lin >>> 12) & (TLB_ENTRIES - 1);
+      const tlb = new Int32Array(h.memory.buffer, TLB_BASE, TLB_ENTRIES * 2);
+      expect(tlb[slot * 2]).to.equal(lin >>> 12);
+      return tlb[slot * 2 + 1];
+    };
+    expect(frameWord(0x400000) & (TLB_NOT_RAM | TLB_CODE)).to.equal(0);
+    expect(frameWord(0x401000) & TLB_NOT_RAM).to.equal(TLB_NOT_RAM);
+    h.mem.markCode(FRAME_A >>> 12, 2);
+    expect(frameWord(0x400000) & TLB_CODE).to.equal(TLB_CODE);
+    h.mem.markCode(FRAME_A >>> 12, 1);
+    h.mem.unmarkCode(FRAME_A >>> 12, 2);
+    expect(frameWord(0x400000) & TLB_CODE, 'another holder keeps the page').to.equal(TLB_CODE);
+    h.mem.unmarkCode(FRAME_A >>> 12, 1);
+    expect(frameWord(0x400000) & TLB_CODE).to.equal(0);
+    expect(frameWord(0x400000) & ~0xfff).to.equal(FRAME_A);
   });
 
   it('turning CR0.WP on flushes the TLB: a dirty read-only page then faults', () => {

@@ -63,7 +63,7 @@ export class DecodeCache {
       slot = this.pages.length;
       this.pages.push(new Array(PAGE_SIZE));
       this.slotOfPage[number] = slot;
-      this.mem.codePage[number] |= DECODED_CODE;
+      this.mem.markCode(number, DECODED_CODE);
     }
     const page = this.pages[slot];
     page[offset] = bound;
@@ -91,7 +91,7 @@ export class DecodeCache {
     this.pages = [[]];
     this.slotOfPage.fill(0);
     const codePage = this.mem.codePage;
-    for (let page = 0; page < codePage.length; page++) codePage[page] &= ~DECODED_CODE;
+    for (let page = 0; page < codePage.length; page++) if ((codePage[page] & DECODED_CODE) !== 0) this.mem.unmarkCode(page, DECODED_CODE);
     this.count = 0;
   }
 }

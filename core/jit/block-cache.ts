@@ -47,7 +47,7 @@ export class BlockCache {
       if (set === undefined) {
         set = new Set();
         this.byPage.set(page, set);
-        this.mem.codePage[page] |= TRANSLATED_CODE;
+        this.mem.markCode(page, TRANSLATED_CODE);
       }
       set.add(block);
     }
@@ -77,7 +77,7 @@ export class BlockCache {
       set.delete(block);
       if (set.size === 0) {
         this.byPage.delete(page);
-        this.mem.codePage[page] &= ~TRANSLATED_CODE;
+        this.mem.unmarkCode(page, TRANSLATED_CODE);
       }
     }
     let b = this.byPhys.get(block.phys) ?? null;

@@ -2,7 +2,7 @@ import type { Insn } from '../decoder/decoder.js';
 import { Op, ValType } from './wasm-emitter.js';
 import { EmitContext, Import, word } from './emit-context.js';
 import { RAM_BASE, S } from '../cpu/state-layout.js';
-import { TLB_BASE, TLB_ENTRIES } from '../mmu/paging.js';
+import { TLB_BASE, TLB_CODE, TLB_ENTRIES, TLB_NOT_RAM, TLB_SLOT_BYTES } from '../mmu/paging.js';
 import { FLAT_SEGMENTS } from './block.js';
 
 /** TLB permission bits (core/mmu/paging.ts): user read, user write, supervisor write. */
@@ -27,8 +27,10 @@ const enum Access { READ, RMW, WRITE }
 
 /**
  * The inline fast path of a data access at seg:OFF: limit and type check of the segment cache,
- * TLB probe with paging on, page-crossing test and a RAM page (not holding code, for writes).
- * Each test branches to the enclosing `slow` block; on success PHYS holds the physical address.
+ * page-crossing test, then with paging the TLB probe, whose frame word also says whether the
+ * page is RAM (not holding code, for writes); without paging (or with A20 masking) the page
+ * tables say so. Each test branches to the enclosing `slow` block; on success PHYS holds the
+ * physical address.
  */
 function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access): void {
   const fb = ctx.fb;
@@ -50,11 +52,17 @@ function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access):
   else fb.op(Op.DROP);
   if (ctx.paging) {
     const need = access === Access.READ ? (ctx.user ? TLB_USER : 0) : (ctx.user ? TLB_USER_WRITE : TLB_SUPERVISOR_WRITE);
-    fb.get(ctx.LIN).i32(12).op(Op.I32_SHR_U).tee(ctx.PAGE).i32(TLB_ENTRIES - 1).op(Op.I32_AND).i32(2).op(Op.I32_SHL).tee(ctx.FRAME)
+    // With A20 on, the frame word's own bits say whether the page is RAM (and free of code): no table lookups.
+    const slow = !ctx.a20On ? 0 : access === Access.READ ? TLB_NOT_RAM : TLB_NOT_RAM | TLB_CODE;
+    fb.get(ctx.LIN).i32(12).op(Op.I32_SHR_U).tee(ctx.PAGE).i32(TLB_ENTRIES - 1).op(Op.I32_AND).i32(TLB_SLOT_BYTES).op(Op.I32_MUL).tee(ctx.FRAME)
       .mem(Op.I32_LOAD, TLB_BASE).get(ctx.PAGE).op(Op.I32_NE).brIf(0);
-    fb.get(ctx.FRAME).mem(Op.I32_LOAD, TLB_BASE + TLB_ENTRIES * 4).set(ctx.FRAME);
-    if (need !== 0) fb.get(ctx.FRAME).i32(need).op(Op.I32_AND).op(Op.I32_EQZ).brIf(0);
+    fb.get(ctx.FRAME).mem(Op.I32_LOAD, TLB_BASE + 4).set(ctx.FRAME);
+    if ((need | slow) !== 0) fb.get(ctx.FRAME).i32(need | slow).op(Op.I32_AND).i32(need).op(Op.I32_NE).brIf(0);
     fb.get(ctx.FRAME).i32(~0xfff).op(Op.I32_AND).get(ctx.LIN).i32(0xfff).op(Op.I32_AND).op(Op.I32_OR);
+    if (ctx.a20On) {
+      fb.set(ctx.PHYS);
+      return;
+    }
   } else {
     fb.get(ctx.LIN);
   }

@@ -44,6 +44,8 @@ export class MemoryBus {
   readonly tablesOffset: number;
   /** Told about every write to a code page: the address and the number of bytes (within one page). */
   onCodeWrite: (address: number, bytes: number) => void = () => {};
+  /** Told when a page becomes a code page or stops being one, or its kind changes (the TLB copies both). */
+  onPageChange: (page: number) => void = () => {};
   /** Region of each MMIO page, by page number. */
   private readonly pageRegion = new Map<number, { base: number; handlers: MmioHandlers }>();
   /** Cached result of openBusPage (recomputed after mapMmio). */
@@ -74,6 +76,7 @@ export class MemoryBus {
     for (let page = base >>> PAGE_SHIFT; page < (base + size) >>> PAGE_SHIFT; page++) {
       this.pageKind[page] = PAGE_MMIO;
       this.pageRegion.set(page, region);
+      this.onPageChange(page);
     }
     this.openBus = -1;
   }
@@ -91,6 +94,21 @@ export class MemoryBus {
       this.openBus = page * PAGE_SIZE;
     }
     return this.openBus;
+  }
+
+  /** Sets a holder's bit in codePage (see there). */
+  markCode(page: number, bit: number): void {
+    const was = this.codePage[page];
+    this.codePage[page] = was | bit;
+    if (was === 0) this.onPageChange(page);
+  }
+
+  /** Clears a holder's bit in codePage. */
+  unmarkCode(page: number, bit: number): void {
+    const was = this.codePage[page];
+    if ((was & bit) === 0) return;
+    this.codePage[page] = was & ~bit;
+    if (was === bit) this.onPageChange(page);
   }
 
   /** True when the whole page holding `address` is plain RAM. */

@@ -38,13 +38,22 @@ const PDPT_MASK = ~0x1f;
 const TLB_USER = 0x1, TLB_USER_WRITE = 0x2, TLB_SUPERVISOR_WRITE = 0x4, TLB_GLOBAL = 0x8;
 /** The entry is a 4 KiB piece of a 4 MiB or 2 MiB page (INVLPG anywhere in that page drops it). */
 const TLB_LARGE = 0x10;
+/**
+ * For translated code's inline accesses, which test them with the permission bits: the frame is
+ * not plain RAM (MMIO or unmapped), or it holds code (MemoryBus.codePage), so a write must be
+ * reported. Kept current as the page's kind or code bits change (refreshFrame).
+ */
+export const TLB_NOT_RAM = 0x20, TLB_CODE = 0x40;
 
 /**
  * The TLB lives in the machine's memory between the state block and RAM (design principle 3),
- * so generated code can probe it directly: linear page tags, then frame+permission words.
+ * so generated code can probe it directly: per slot, the linear page tag, then the frame and
+ * permission word (one cache line holds both).
  */
 export const TLB_BASE = 0x4000;
 export const TLB_ENTRIES = 4096;
+/** Bytes per TLB slot (tag, frame). */
+export const TLB_SLOT_BYTES = 8;
 const SLOT_MASK = TLB_ENTRIES - 1;
 const EMPTY = -1;
 /** The four PDPTE registers (low, high dword each), after the TLB. */
@@ -62,10 +71,8 @@ export class Paging {
    * are supervisor accesses at any CPL.
    */
   systemAccess = false;
-  /** Linear page number held by each slot, EMPTY when none. */
-  private readonly tag: Int32Array;
-  /** Physical frame address | TLB_* permission bits of each slot. */
-  private readonly frame: Int32Array;
+  /** Per slot: the linear page number held (EMPTY when none), then the physical frame address | TLB_* bits. */
+  private readonly tlb: Int32Array;
   /** PDPTE0-3 as (low, high) dword pairs, as last loaded from the PDPT. */
   private readonly pdpte: Int32Array;
   /** Set once a piece of a large page is cached, until the next full flush. */
@@ -74,9 +81,23 @@ export class Paging {
   private readonly pdpt = new Int32Array(8);
 
   constructor(memory: WebAssembly.Memory, private readonly st: Int32Array, private readonly mem: MemoryBus) {
-    this.tag = new Int32Array(memory.buffer, TLB_BASE, TLB_ENTRIES);
-    this.frame = new Int32Array(memory.buffer, TLB_BASE + TLB_ENTRIES * 4, TLB_ENTRIES);
+    this.tlb = new Int32Array(memory.buffer, TLB_BASE, TLB_ENTRIES * 2);
     this.pdpte = new Int32Array(memory.buffer, PDPTE_BASE, 8);
+    mem.onPageChange = (page) => this.refreshFrame(page);
+  }
+
+  /** The frame bits TLB_NOT_RAM and TLB_CODE of a physical page, as they are now. */
+  private frameBits(page: number): number {
+    return (this.mem.isRam(page << PAGE_SHIFT) ? 0 : TLB_NOT_RAM) | (this.mem.codePage[page] !== 0 ? TLB_CODE : 0);
+  }
+
+  /** A physical page's kind or code bits changed: the entries mapping it take the new bits. */
+  private refreshFrame(page: number): void {
+    const tlb = this.tlb;
+    const bits = this.frameBits(page);
+    for (let k = 0; k < tlb.length; k += 2) {
+      if (tlb[k] !== EMPTY && tlb[k + 1] >>> PAGE_SHIFT === page) tlb[k + 1] = (tlb[k + 1] & ~(TLB_NOT_RAM | TLB_CODE)) | bits;
+    }
   }
 
   /**
@@ -89,8 +110,8 @@ export class Paging {
     const slot = page & SLOT_MASK;
     const user = this.st[S.CPL] === 3 && !this.systemAccess;
     const need = write ? (user ? TLB_USER_WRITE : TLB_SUPERVISOR_WRITE) : (user ? TLB_USER : 0);
-    const entry = this.frame[slot];
-    if (this.tag[slot] === page && (entry & need) === need) return (entry & FRAME_MASK) | (lin & OFFSET_MASK);
+    const entry = this.tlb[slot * 2 + 1];
+    if (this.tlb[slot * 2] === page && (entry & need) === need) return (entry & FRAME_MASK) | (lin & OFFSET_MASK);
     return this.walk(lin, write, user);
   }
 
@@ -176,8 +197,8 @@ export class Paging {
       this.largeCached = true;
     }
     const slot = (lin >>> PAGE_SHIFT) & SLOT_MASK;
-    this.tag[slot] = lin >>> PAGE_SHIFT;
-    this.frame[slot] = frame | permissions;
+    this.tlb[slot * 2] = lin >>> PAGE_SHIFT;
+    this.tlb[slot * 2 + 1] = frame | permissions | this.frameBits(frame >>> PAGE_SHIFT);
     return frame | (lin & OFFSET_MASK);
   }
 
@@ -227,16 +248,16 @@ export class Paging {
   /** Forgets every translation (paging turned on or off, CR0.WP, CR4.PSE, CR4.PAE or CR4.PGE changed). */
   flushAll(): void {
     this.st[S.MAPPING_EPOCH]++;
-    this.tag.fill(EMPTY);
+    for (let k = 0; k < this.tlb.length; k += 2) this.tlb[k] = EMPTY;
     this.largeCached = false;
   }
 
   /** A CR3 load: forgets every translation but the global ones. */
   flushNonGlobal(): void {
     this.st[S.MAPPING_EPOCH]++;
-    const tag = this.tag, frame = this.frame;
-    for (let slot = 0; slot < TLB_ENTRIES; slot++) {
-      if ((frame[slot] & TLB_GLOBAL) === 0) tag[slot] = EMPTY;
+    const tlb = this.tlb;
+    for (let k = 0; k < tlb.length; k += 2) {
+      if ((tlb[k + 1] & TLB_GLOBAL) === 0) tlb[k] = EMPTY;
     }
   }
 
@@ -246,15 +267,15 @@ export class Paging {
    */
   flushPage(lin: number): void {
     this.st[S.MAPPING_EPOCH]++;
-    const tag = this.tag, frame = this.frame;
+    const tlb = this.tlb;
     const page = lin >>> PAGE_SHIFT;
-    if (tag[page & SLOT_MASK] === page) tag[page & SLOT_MASK] = EMPTY;
+    if (tlb[(page & SLOT_MASK) * 2] === page) tlb[(page & SLOT_MASK) * 2] = EMPTY;
     if (!this.largeCached) return;
     const pages = (this.st[S.CR4] & CR4_PAE) !== 0 ? 512 : 1024;
     const first = page & -pages;
     for (let p = first; p < first + pages; p++) {
-      const slot = p & SLOT_MASK;
-      if (tag[slot] === p && (frame[slot] & TLB_LARGE) !== 0) tag[slot] = EMPTY;
+      const k = (p & SLOT_MASK) * 2;
+      if (tlb[k] === p && (tlb[k + 1] & TLB_LARGE) !== 0) tlb[k] = EMPTY;
     }
   }
 }

@@ -44,7 +44,7 @@ export class ShadowTables implements DescriptorShadow {
   written(physical: number): void {
     const page = physical >>> PAGE_SHIFT;
     const addresses = this.byPage.get(page);
-    this.cpu.mem.codePage[page] &= ~DESCRIPTOR_TABLE;
+    this.cpu.mem.unmarkCode(page, DESCRIPTOR_TABLE);
     if (addresses === undefined) return;
     for (const a of addresses) this.entries.delete(a);
     this.byPage.delete(page);
@@ -54,8 +54,7 @@ export class ShadowTables implements DescriptorShadow {
   clear(): void {
     // Kernels write CR3 and run INVLPG often, with hardly ever a shadow made in between.
     if (this.entries.size !== 0 || this.byPage.size !== 0) {
-      const codePage = this.cpu.mem.codePage;
-      for (const page of this.byPage.keys()) codePage[page] &= ~DESCRIPTOR_TABLE;
+      for (const page of this.byPage.keys()) this.cpu.mem.unmarkCode(page, DESCRIPTOR_TABLE);
       this.entries.clear();
       this.byPage.clear();
     }
@@ -77,7 +76,7 @@ export class ShadowTables implements DescriptorShadow {
     this.entries.set(address, entry);
     const list = this.byPage.get(page);
     if (list === undefined) this.byPage.set(page, [address]); else list.push(address);
-    cpu.mem.codePage[page] |= DESCRIPTOR_TABLE;
+    cpu.mem.markCode(page, DESCRIPTOR_TABLE);
     return entry;
   }
 
