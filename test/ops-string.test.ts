@@ -394,6 +394,65 @@ describe('string instructions', () => {
       });
     }
 
+    describe('with paging, a run at a time: the region\'s eight pages mapped in reverse order', () => {
+      const PD = 0x40000, PT = 0x41000, PAGES = REGION_SIZE >> 12;
+      /** Physical address of a linear one in the region. */
+      const physical = (lin: number): number => REGION + (PAGES - 1 - ((lin - REGION) >> 12)) * 0x1000 + (lin & 0xfff);
+      /** mov eax, PD / mov cr3, eax / mov eax, cr0 / or eax, PG / mov cr0, eax, then `code`. */
+      function paged(code: number[]): CpuHarness {
+        const imm = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+        const h = flat([0xb8, ...imm(PD), 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xc0, 0x0d, ...imm(0x80000000), 0x0f, 0x22, 0xc0, ...code]);
+        h.load(PD, imm(PT | 7));
+        for (let page = 0; page < 512; page++) {
+          const lin = page << 12;
+          const frame = lin >= REGION && lin < REGION + REGION_SIZE ? physical(lin) : lin;
+          h.load(PT + page * 4, imm(frame | 7));
+        }
+        return h;
+      }
+
+      for (const c of cases.slice(30, 45)) {
+        it(`REP ${c.op} size ${c.size} ${c.down ? 'down' : 'up'} count ${c.count} from 0x${c.src.toString(16)} to 0x${c.dst.toString(16)}`, () => {
+          const opcode = c.op === 'movs' ? (c.size === 1 ? MOVSB : MOVSW) : c.size === 1 ? STOSB : STOSW;
+          const h = paged(c.size === 2 ? [REP, O16_32, opcode] : [REP, opcode]);
+          const initial = Uint8Array.from({ length: REGION_SIZE }, (_, k) => (k * 7 + (k >> 8)) & 0xff);
+          for (let k = 0; k < REGION_SIZE; k += 0x1000) h.load(physical(REGION + k), initial.subarray(k, k + 0x1000));
+          if (c.down) setDirection(h);
+          // Set after the paging prologue, which uses EAX.
+          h.run(5);
+          h.set(Reg.ESI, c.src).set(Reg.EDI, c.dst).set(Reg.ECX, c.count).set(Reg.EAX, 0x8badf00d);
+          h.run();
+          const expected = Uint8Array.from(initial);
+          const step = (c.down ? -1 : 1) * c.size;
+          reference(expected, c.op, c.size, c.src, c.dst, c.count, step, 0x8badf00d);
+          const seen = new Uint8Array(REGION_SIZE);
+          for (let k = 0; k < REGION_SIZE; k += 0x1000) seen.set(h.mem.readBytes(physical(REGION + k), 0x1000), k);
+          expect(Buffer.from(seen).equals(Buffer.from(expected))).to.equal(true);
+          expect(h.get(Reg.EDI)).to.equal(c.dst + step * c.count);
+          expect(h.get(Reg.ECX)).to.equal(0);
+        });
+      }
+
+      it('a page fault in a later page leaves ESI, EDI, ECX as after the elements before it, EIP on the instruction', () => {
+        const h = paged([REP, MOVSW]); // MOVSD: four dwords fit before the third page
+        const IDT = 0x3000, PF_HANDLER = 0x5000;
+        h.cpu.st[S.IDTR_BASE] = IDT;
+        h.cpu.st[S.IDTR_LIMIT] = 0x7ff;
+        h.load(IDT + 14 * 8, [PF_HANDLER & 0xff, PF_HANDLER >> 8, 0x08, 0x00, 0x00, 0x8e, 0x00, 0x00]).load(PF_HANDLER, [HLT]);
+        h.load(PT + ((REGION + 0x2000) >> 12) * 4, [0, 0, 0, 0]); // the region's third page: not present
+        h.run(5);
+        const at = h.eip;
+        h.set(Reg.ESI, REGION + 0x1ff0).set(Reg.EDI, REGION + 0x100).set(Reg.ECX, 100);
+        h.load(physical(REGION + 0x1ff0), Array.from({ length: 16 }, (_, k) => k + 1));
+        h.run();
+        expect(h.eip).to.equal(PF_HANDLER + 1);
+        const esp = h.get(Reg.ESP);
+        expect([h.read32(esp + 4), h.get(Reg.ESI), h.get(Reg.EDI), h.get(Reg.ECX), h.cpu.st[S.CR2] >>> 0])
+          .to.deep.equal([at, REGION + 0x2000, REGION + 0x110, 96, REGION + 0x2000]);
+        expect(h.read8(physical(REGION + 0x10f))).to.equal(16);
+      });
+    });
+
     it('REP STOSB into a device region writes each byte through the device', () => {
       const h = flat([REP, STOSB]).set(Reg.EAX, 0x33).set(Reg.EDI, 0x100ffe).set(Reg.ECX, 4);
       const seen: number[] = [];

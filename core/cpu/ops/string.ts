@@ -1,6 +1,6 @@
 import type { Insn } from '../../decoder/decoder.js';
 import type { OpcodeEntry } from '../../decoder/table.js';
-import { Cpu, CR0_PG } from '../cpu.js';
+import type { Cpu } from '../cpu.js';
 import { CpuFault } from '../faults.js';
 import { DF, getZF, setSub, TF } from '../flags.js';
 import { RAM_BASE, Reg, S, Seg } from '../state-layout.js';
@@ -22,8 +22,11 @@ const REPE = 0xf3;
  * leaves memory and registers as after k-1 iterations.
  */
 type Element = (cpu: Cpu, i: Insn, asize: number, step: number) => void;
-/** Performs n elements at once when that provably gives what the element loop gives; false to fall back to it. */
-type Bulk = (cpu: Cpu, i: Insn, asize: number, step: number, n: number) => boolean;
+/**
+ * Performs up to n elements at once where that provably gives what the element loop gives,
+ * advancing eSI/eDI; returns how many (0: the element loop must do the next one).
+ */
+type Bulk = (cpu: Cpu, i: Insn, asize: number, step: number, n: number) => number;
 
 function sourceSegment(i: Insn): number {
   return i.segOverride >= 0 ? i.segOverride : Seg.DS;
@@ -76,18 +79,21 @@ function stringOp(makeElement: (size: number) => Element, compares: boolean, mak
       if (count === 0) return;
       // Debug traps come between iterations, with EIP on the instruction while eCX is not 0:
       // single-step after each one, a data breakpoint after the one that hit (SDM 17.3.1).
-      const n = (cpu.st[S.EFLAGS] & TF) !== 0 ? 1 : Math.min(count, REP_CHUNK);
-      if (bulk !== undefined && bulk(cpu, i, asize, step, n)) {
-        count -= n;
-        cpu.setReg(asize, Reg.ECX, count);
-      } else {
-        const stopOnZf = i.rep === REPE ? 0 : 1;
-        for (let k = 0; k < n; k++) {
-          element(cpu, i, asize, step);
-          cpu.setReg(asize, Reg.ECX, --count);
-          if (compares && (getZF(cpu.st) !== 0 ? 1 : 0) === stopOnZf) return;
-          if (cpu.debugActive && cpu.debug.hits !== 0) break;
+      const stopOnZf = i.rep === REPE ? 0 : 1;
+      for (let left = (cpu.st[S.EFLAGS] & TF) !== 0 ? 1 : Math.min(count, REP_CHUNK); left > 0;) {
+        // eCX follows every run of elements, so a fault in a later one sees the earlier ones done.
+        const done = bulk === undefined ? 0 : bulk(cpu, i, asize, step, left);
+        if (done > 0) {
+          count -= done;
+          left -= done;
+          cpu.setReg(asize, Reg.ECX, count);
+          continue;
         }
+        element(cpu, i, asize, step);
+        cpu.setReg(asize, Reg.ECX, --count);
+        left--;
+        if (compares && (getZF(cpu.st) !== 0 ? 1 : 0) === stopOnZf) return;
+        if (cpu.debugActive && cpu.debug.hits !== 0) break;
       }
       if (count !== 0) cpu.st[S.EIP] = i.start;
     };
@@ -164,66 +170,84 @@ const outs = (size: number): Element => {
 };
 
 /**
- * Index into the memory's byte array of the lowest byte that n elements from seg:reg touch,
- * or -1 when the element loop could behave differently from one block access: a segment
- * fault, the index register wrapping, the linear address wrapping, the A20 gate folding the
- * range, anything but RAM in it, paging (linear = physical only without it), or enabled
- * breakpoints (the element loop checks data breakpoints on each access).
+ * The run of elements from seg:reg that one block access can do: the index into the memory's
+ * byte array of the first element (at reg) and how many of the next n elements follow it there,
+ * or null when the element loop could behave differently for the first one: a segment fault,
+ * the index register wrapping, the linear address wrapping, a page fault, the A20 gate folding
+ * the range, anything but RAM, or enabled breakpoints (the element loop checks data
+ * breakpoints on each access). With paging the run ends at the page's edge.
  */
-function ramSpan(cpu: Cpu, seg: number, asize: number, reg: number, step: number, n: number, write = false): number {
-  if ((cpu.st[S.CR0] & CR0_PG) !== 0 || cpu.debugActive) return -1;
+function ramRun(cpu: Cpu, seg: number, asize: number, reg: number, step: number, n: number, write = false): { at: number; count: number } | null {
+  if (cpu.debugActive) return null;
   const bytes = Math.abs(step);
-  const span = (n - 1) * bytes;
   const first = cpu.getReg(asize, reg) >>> 0;
-  const low = step > 0 ? first : first - span;
-  if (low < 0 || low + span > (asize === 32 ? 0xffffffff : 0xffff)) return -1;
-  let lowLin: number, highLin: number;
+  let count = n;
+  let firstLin: number, phys: number;
   try {
+    firstLin = (write ? cpu.linearWrite(seg, first, bytes) : cpu.linear(seg, first, bytes)) >>> 0;
+    if (cpu.pagingOn) {
+      const inPage = firstLin & 0xfff;
+      count = Math.min(n, step > 0 ? Math.floor((0x1000 - inPage) / bytes) : inPage + bytes > 0x1000 ? 0 : Math.floor(inPage / bytes) + 1);
+      if (count === 0) return null;
+      phys = cpu.paging.translate(firstLin, write) >>> 0;
+    } else {
+      phys = firstLin;
+    }
+    const span = (count - 1) * bytes;
+    const low = step > 0 ? first : first - span;
+    if (low < 0 || low + span > (asize === 32 ? 0xffffffff : 0xffff)) return null;
     // The segment check of the lowest and the highest element covers those in between.
-    lowLin = (write ? cpu.linearWrite(seg, low, bytes) : cpu.linear(seg, low, bytes)) >>> 0;
-    highLin = (cpu.linear(seg, low + span, bytes) >>> 0) + bytes - 1;
+    const lowLin = cpu.linear(seg, low, bytes) >>> 0;
+    const highLin = (cpu.linear(seg, low + span, bytes) >>> 0) + bytes - 1;
+    if (highLin - lowLin !== span + bytes - 1) return null;
   } catch (e) {
-    if (e instanceof CpuFault) return -1;
+    if (e instanceof CpuFault) return null;
     throw e;
   }
-  if (highLin - lowLin !== span + bytes - 1 || highLin >= cpu.mem.ramSize) return -1;
+  const lowPhys = step > 0 ? phys : phys - (count - 1) * bytes;
+  const highPhys = lowPhys + count * bytes - 1;
+  if (highPhys >= cpu.mem.ramSize) return null;
   const a20 = cpu.st[S.A20_MASK];
-  if ((lowLin & a20) >>> 0 !== lowLin || (highLin & a20) >>> 0 !== highLin) return -1;
-  for (let page = lowLin >>> 12; page <= highLin >>> 12; page++) {
-    if (!cpu.mem.isRam(page << 12)) return -1;
+  if ((lowPhys & a20) >>> 0 !== lowPhys || (highPhys & a20) >>> 0 !== highPhys) return null;
+  for (let page = lowPhys >>> 12; page <= highPhys >>> 12; page++) {
+    if (!cpu.mem.isRam(page << 12)) return null;
   }
-  return RAM_BASE + lowLin;
+  return { at: RAM_BASE + phys, count };
 }
 
 /**
- * REP MOVS as one memmove. That equals the element loop unless the destination overlaps the
- * source ahead of it in the direction of travel, where the loop re-reads bytes it has just
- * written (a pattern fill); that case takes the loop.
+ * REP MOVS as memmoves, a run at a time. That equals the element loop unless the destination
+ * overlaps the source ahead of it in the direction of travel, where the loop re-reads bytes it
+ * has just written (a pattern fill); that case takes the loop.
  */
 const bulkMovs = (size: number): Bulk => {
   const bytes = size >> 3;
   return (cpu, i, asize, step, n) => {
-    const src = ramSpan(cpu, sourceSegment(i), asize, Reg.ESI, step, n);
-    if (src < 0) return false;
-    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n, true);
-    if (dst < 0) return false;
-    const length = n * bytes;
-    if (step > 0 ? src < dst && dst < src + length : dst < src && src < dst + length) return false;
-    cpu.mem.bytes.copyWithin(dst, src, src + length);
-    cpu.mem.noteRamWrite(dst - RAM_BASE, length);
-    advance(cpu, asize, Reg.ESI, step * n);
-    advance(cpu, asize, Reg.EDI, step * n);
-    return true;
+    const src = ramRun(cpu, sourceSegment(i), asize, Reg.ESI, step, n);
+    if (src === null) return 0;
+    const dst = ramRun(cpu, Seg.ES, asize, Reg.EDI, step, src.count, true);
+    if (dst === null) return 0;
+    const count = dst.count;
+    const length = count * bytes;
+    const back = step > 0 ? 0 : (count - 1) * bytes;
+    const from = src.at - back, to = dst.at - back;
+    if (step > 0 ? from < to && to < from + length : to < from && from < to + length) return 0;
+    cpu.mem.bytes.copyWithin(to, from, from + length);
+    cpu.mem.noteRamWrite(to - RAM_BASE, length);
+    advance(cpu, asize, Reg.ESI, step * count);
+    advance(cpu, asize, Reg.EDI, step * count);
+    return count;
   };
 };
 
-/** REP STOS as one fill: every element holds the same value, so the direction does not matter. */
+/** REP STOS as fills, a run at a time: every element holds the same value, so the direction does not matter. */
 const bulkStos = (size: number): Bulk => {
   const bytes = size >> 3;
   return (cpu, _i, asize, step, n) => {
-    const dst = ramSpan(cpu, Seg.ES, asize, Reg.EDI, step, n, true);
-    if (dst < 0) return false;
-    const length = n * bytes;
+    const run = ramRun(cpu, Seg.ES, asize, Reg.EDI, step, n, true);
+    if (run === null) return 0;
+    const length = run.count * bytes;
+    const dst = run.at - (step > 0 ? 0 : length - bytes);
     const ram = cpu.mem.bytes;
     const v = cpu.getReg(size, Reg.EAX);
     if (bytes === 1) {
@@ -233,8 +257,8 @@ const bulkStos = (size: number): Bulk => {
       for (let done = bytes; done < length; done *= 2) ram.copyWithin(dst + done, dst, dst + Math.min(done, length - done));
     }
     cpu.mem.noteRamWrite(dst - RAM_BASE, length);
-    advance(cpu, asize, Reg.EDI, step * n);
-    return true;
+    advance(cpu, asize, Reg.EDI, step * run.count);
+    return run.count;
   };
 };
 
