@@ -229,6 +229,28 @@ describe('JIT', () => {
       expect(translated.stats().jit!.translatedInstructions).to.be.greaterThan(40);
     });
 
+    it('string instructions without REP run inline to the interpreter\'s registers, flags and memory, both directions, both address sizes', () => {
+      // mov esi, 0x20000 / mov edi, 0x21000 / mov ecx, 40
+      const head = [0xbe, 0, 0, 2, 0, 0xbf, 0, 0x10, 2, 0, 0xb9, 40, 0, 0, 0];
+      // top: lodsb / add al, cl / stosb / scasb / movsb / lodsd / stosw / scasd / movsw / a16 lodsb / a16 stosb / dec ecx / jnz top
+      const body = [0xac, 0x00, 0xc8, 0xaa, 0xae, 0xa4, 0xad, 0x66, 0xab, 0xaf, 0x66, 0xa5, 0x67, 0xac, 0x67, 0xaa, 0x49];
+      // std / lodsb stosb scasb movsb lodsd stosd scasd movsd / cld / hlt
+      const tail = [0xfd, 0xac, 0xaa, 0xae, 0xa4, 0xad, 0xab, 0xaf, 0xa5, 0xfc, 0xf4];
+      const code = [...head, ...body, 0x75, (-(body.length + 2)) & 0xff, ...tail];
+      const start = (jit: boolean): Machine => {
+        const machine = createMachine({ memoryMiB: 1, jit: { enabled: jit, threshold: 0 } });
+        enterFlatProtectedMode(machine.cpu);
+        machine.mem.writeBytes(0x10000, Uint8Array.from(code));
+        machine.mem.writeBytes(0x20000, Uint8Array.from({ length: 0x2000 }, (_, k) => (k * 13) & 0xff));
+        machine.cpu.st[S.EIP] = 0x10000;
+        return machine;
+      };
+      const interpreted = start(false), translated = start(true);
+      expect(run(translated)).to.deep.equal(run(interpreted));
+      expect(Buffer.from(translated.mem.readBytes(0, 0x22000)).equals(Buffer.from(interpreted.mem.readBytes(0, 0x22000)))).to.equal(true);
+      expect(translated.stats().jit!.translatedInstructions).to.be.greaterThan(500);
+    });
+
     it('the loop runs translated to the same state as interpreted', () => {
       const a = loopMachine(false), b = loopMachine(true);
       expect(run(b)).to.deep.equal(run(a));

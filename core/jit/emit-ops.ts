@@ -9,6 +9,7 @@ import { effectiveAddress, load, movedSp, stackOffset, store } from './emit-memo
 import { condition, currentCF, writeFlags, writeShiftFlags } from './emit-flags.js';
 import { bitTest, imul, neg, not, rotate, shiftByCl } from './emit-arith.js';
 import { cmovcc, cmpxchg, leave, setcc, xchg } from './emit-moves.js';
+import { stringElement } from './emit-strings.js';
 import { Attr } from '../decoder/table.js';
 
 /** What an inline emitter did: nothing (use the helper), code that falls through, or code that left the block. */
@@ -318,6 +319,10 @@ export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
     case 'ROL': case 'ROR': return rotate(ctx, i, key);
     case 'MOVZX': return extend(ctx, i, false);
     case 'MOVSX': return extend(ctx, i, true);
+    case 'MOVSB': case 'MOVSW': return stringElement(ctx, i, 'MOVS');
+    case 'STOSB': case 'STOSW': return stringElement(ctx, i, 'STOS');
+    case 'LODSB': case 'LODSW': return stringElement(ctx, i, 'LODS');
+    case 'SCASB': case 'SCASW': return stringElement(ctx, i, 'SCAS');
     case 'PUSH': return push(ctx, i);
     case 'POP': return pop(ctx, i);
     case 'JMP': return jump(ctx, i);

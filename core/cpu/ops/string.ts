@@ -53,7 +53,7 @@ function advance(cpu: Cpu, asize: number, reg: number, delta: number): void {
 }
 
 /** The string operand (X or Y) decides the element size: MOVSB bytes, MOVSW/MOVSD by operand size. */
-function elementSize(entry: OpcodeEntry, o32: boolean): number {
+export function elementSize(entry: OpcodeEntry, o32: boolean): number {
   return operandSize(entry.operands.find((o) => o.method === 'X' || o.method === 'Y')!, o32);
 }
 
