@@ -18,7 +18,7 @@ export const enum Import {
   READ = 1,
   RMW_READ = 2,
   WRITE = 3,
-  /** cond(cc) -> 0/1 from the lazy flags in the state block. */
+  /** cond(cc) -> 0/1 from the lazy flags in the state block (lazy-flags.ts, wasm). */
   COND = 4,
   /** dispatch(left, key) -> left: the keyed dispatcher (dispatch.ts), tail-called with the block's mode key by exits with no linked slot. */
   DISPATCH = 5,

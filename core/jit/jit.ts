@@ -1,7 +1,6 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { CpuFault, GuestError } from '../cpu/faults.js';
 import { IF, RF, TF } from '../cpu/flags.js';
-import { condition } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
 import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
@@ -10,6 +9,7 @@ import { BlockCache } from './block-cache.js';
 import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
 import { HelperExit } from './emit-context.js';
 import { Linker } from './links.js';
+import { lazyFlagCondition } from './lazy-flags.js';
 import { buildModule, HelperRecord } from './translate.js';
 import { PAGE_TABLES_BYTES } from '../mmu/memory-bus.js';
 
@@ -71,6 +71,8 @@ export class Jit {
   private modulesSinceStart = 0;
   /** Memory offset of the dispatcher's jump cache (after the page tables). */
   private readonly jumpCache: number;
+  /** The lazy-flag condition in wasm (lazy-flags.ts) that translated modules import. */
+  private readonly cond: (cc: number) => number;
 
   constructor(private readonly cpu: Cpu, private readonly interpreter: Interpreter, private readonly memory: WebAssembly.Memory,
     private readonly options: JitOptions) {
@@ -79,6 +81,7 @@ export class Jit {
       throw new Error('jit: the memory has no room for the page tables and the jump cache (see wasmPagesFor)');
     }
     this.cache = new BlockCache(cpu.mem);
+    this.cond = lazyFlagCondition(memory);
     this.dispatcher = new Dispatcher(memory, this.jumpCache);
     this.linker = this.newLinker();
     this.cache.onDrop = (block) => {
@@ -259,7 +262,7 @@ export class Jit {
         cpu.writeLin(size, cpu.linearWrite(seg, offset, size >> 3), value);
         return this.mustExit() ? 1 : 0;
       },
-      cond: (cc) => (condition(st, cc) ? 1 : 0),
+      cond: this.cond,
       dispatch: this.dispatcher.dispatchKeyed,
     };
   }
