@@ -46,14 +46,13 @@ export const NEXT = 1;
 
 /**
  * Blocks of one page and mode translated into one function (translate.ts): an exit of one to
- * another is a branch inside the function. Between blocks, the registers in `held` (a bit
- * each) are in locals as well as in the state block, and the flags are in the state block.
+ * another is a branch inside the function. Between blocks, the registers are in locals as well
+ * as in the state block, and the flags are in the state block.
  */
 export interface Group {
   readonly blocks: readonly Block[];
   /** The index of the block starting at an EIP, if it is in the group. */
   readonly indexOf: ReadonlyMap<number, number>;
-  readonly held: number;
 }
 
 /**
@@ -75,8 +74,7 @@ export interface FlagRecord {
  * block or fault), scratch locals, and the exits. Blocks are straight-line code, so the cache
  * state is tracked at compile time; at block boundaries it is the group's (see Group).
  * `slotFor` gives the entry-table slot an exit to a constant EIP outside the group tail-calls
- * (null: the dispatcher). `touched` collects the registers the code uses (a first pass finds
- * the group's `held` so).
+ * (null: the dispatcher).
  */
 export class EmitContext {
   readonly fb = new FunctionBody(2);
@@ -97,7 +95,6 @@ export class EmitContext {
   /** Whether the instruction being emitted stores to memory (its exit flag must be tested). */
   stored = false;
   flags: FlagRecord | null = null;
-  touched = 0;
   /** fb.depth inside the group's dispatch loop (the target of a branch to another block). */
   loopDepth = 0;
 
@@ -114,9 +111,9 @@ export class EmitContext {
   get flat(): boolean { return (this.block.key & FLAT_KEY) !== 0; }
   get a20On(): boolean { return (this.block.key & A20_ON_KEY) !== 0; }
 
-  /** The function's prologue: the group's held registers into their locals. */
-  loadHeld(): void {
-    for (let r = 0; r < 8; r++) if ((this.group.held >> r) & 1) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
+  /** The function's prologue: the registers into their locals. */
+  loadRegisters(): void {
+    for (let r = 0; r < 8; r++) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
   }
 
   /** Starts block `block` in the state every block boundary has. */
@@ -126,13 +123,12 @@ export class EmitContext {
     this.recordBase = recordBase;
     this.flags = null;
     this.stored = false;
-    for (let r = 0; r < 8; r++) this.loaded[r] = ((this.group.held >> r) & 1) !== 0;
+    this.loaded.fill(true);
     this.dirty.fill(false);
   }
 
   /** Pushes a 32-bit guest register. */
   reg32(r: number): void {
-    this.touched |= 1 << r;
     if (!this.loaded[r]) {
       this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
       this.loaded[r] = true;
@@ -153,7 +149,6 @@ export class EmitContext {
     const fb = this.fb;
     if (size === 32) {
       fb.get(from).set(r + 2);
-      this.touched |= 1 << r;
       this.loaded[r] = true;
       this.dirty[r] = true;
       return;
@@ -247,7 +242,7 @@ export class EmitContext {
     // This path only: the code after it (a fall-through) keeps the compile-time state it had.
     const saved = { loaded: [...this.loaded], dirty: [...this.dirty] };
     this.flushDirty();
-    for (let r = 0; r < 8; r++) if (((this.group.held >> r) & 1) !== 0 && !this.loaded[r]) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
+    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
     if (retired !== 0) { this.left(retired); fb.set(LEFT); }
     // A later block's code follows the end of its label, still open here; an earlier one is reached through the loop.
     if (inside > this.blockIndex) fb.br(fb.depth - (this.loopDepth + this.group.blocks.length - inside));

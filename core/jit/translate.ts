@@ -61,7 +61,7 @@ function translateBlock(ctx: EmitContext, block: Block, index: number, recordBas
 
 /**
  * Emits the function (left, next) -> left of blocks of one page and mode, in EIP order: the
- * held registers loaded, then a loop around a br_table on `next` whose targets are the blocks'
+ * registers loaded, then a loop around a br_table on `next` whose targets are the blocks'
  * code. An exit to a later block of the group branches straight to its code; one to this or an
  * earlier block sets `next` and branches back to the loop.
  */
@@ -69,7 +69,7 @@ function emitGroup(group: Group, recordBases: number[], tablesOffset: number, sl
   const ctx = new EmitContext(group, tablesOffset, slotFor);
   const fb = ctx.fb;
   const m = group.blocks.length;
-  ctx.loadHeld();
+  ctx.loadRegisters();
   fb.loop();
   ctx.loopDepth = fb.depth;
   for (let k = 0; k < m; k++) fb.block();
@@ -83,15 +83,13 @@ function emitGroup(group: Group, recordBases: number[], tablesOffset: number, sl
 }
 
 /**
- * Translates blocks of one page and mode into one group function. A first pass, with no
- * register held across blocks, finds the registers the code uses; the function then holds
- * exactly those in locals from block to block (written through to the state block at each
- * block's end, so no block starts with a register to store).
+ * Translates blocks of one page and mode into one group function (all eight registers held in
+ * locals from block to block: loading one the code never uses costs less at entry than a second
+ * emitting pass to find out would cost at compile time).
  */
 export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
   const indexOf = new Map(blocks.map((b, k) => [b.eip, k]));
-  const probe = emitGroup({ blocks, indexOf, held: 0 }, recordBases, tablesOffset, () => null);
-  return emitGroup({ blocks, indexOf, held: probe.touched }, recordBases, tablesOffset, slotFor);
+  return emitGroup({ blocks, indexOf }, recordBases, tablesOffset, slotFor);
 }
 
 /** The imports of every translated module (indices as Import), with their parameter counts. */
