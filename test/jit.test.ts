@@ -224,6 +224,7 @@ describe('JIT', () => {
       const compiled: Block[] = [];
       const translated = start(true, { onModule: (_bytes, _index, blocks) => compiled.push(...blocks) });
       expect(run(translated)).to.deep.equal(run(start(false)));
+      expect(new Set(compiled).size, 'no block compiled twice (a page mate is warm too)').to.equal(compiled.length);
       const loop = [0x10005, 0x1000d, 0x1000e].map((eip) => compiled.find((b) => b.eip === eip)!);
       expect(loop.every((b) => b !== undefined && b.group === loop[0].group), 'one group').to.equal(true);
       expect(translated.stats().jit!.translatedInstructions).to.be.greaterThan(40);

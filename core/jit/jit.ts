@@ -276,7 +276,8 @@ export class Jit {
     this.addPageMates(blocks);
     while (this.warm.length > 0 && blocks.length < MAX_BATCH) {
       const b = this.warm.pop()!;
-      if (!b.dead && b.fn === null && b !== hot) blocks.push(b);
+      // A warm block of the hot one's page is in the batch already (a page mate).
+      if (!b.dead && b.fn === null && !blocks.includes(b)) blocks.push(b);
     }
     if (this.options.threshold <= 1) this.addSuccessors(blocks);
     const table = this.linker.beginModule();
