@@ -230,6 +230,27 @@ describe('JIT', () => {
       expect(translated.stats().jit!.translatedInstructions).to.be.greaterThan(40);
     });
 
+    it('a group holding blocks of two code segments in one page branches by physical address, not EIP alone', () => {
+      // Real mode. 0000:7C00 jmp far 07C1:0000. A (07C1:0000, physical 7C10): inc ax / test al, 1 /
+      // jz A:0000 / jmp far 07C2:0000. B (07C2:0000, physical 7C20): inc bx / cmp bx, 20 / jne B:0008 /
+      // hlt / nop / B:0008 jmp far 07C1:0000. A's blocks and B's share a page and a mode, and A:0000
+      // and B:0000 have the same EIP.
+      const image = new Uint8Array(0x30);
+      image.set([0xea, 0x00, 0x00, 0xc1, 0x07], 0);
+      image.set([0x40, 0xa8, 0x01, 0x74, 0xfb, 0xea, 0x00, 0x00, 0xc2, 0x07], 0x10);
+      image.set([0x43, 0x83, 0xfb, 0x14, 0x75, 0x02, 0xf4, 0x90, 0xea, 0x00, 0x00, 0xc1, 0x07], 0x20);
+      const start = (jit: boolean, onModule?: NonNullable<Parameters<typeof createMachine>[0]>['jit']): Machine => {
+        const machine = createMachine({ memoryMiB: 1, jit: { enabled: jit, threshold: 8, ...onModule } });
+        machine.loadImage({ name: 'segments.bin', bytes: image }, { format: 'flat' });
+        return machine;
+      };
+      const compiled: Block[] = [];
+      const translated = start(true, { onModule: (_bytes, _index, blocks) => compiled.push(...blocks) });
+      expect(run(translated)).to.deep.equal(run(start(false)));
+      const a = compiled.find((b) => b.phys === 0x7c10), b = compiled.find((x) => x.phys === 0x7c20);
+      expect(a !== undefined && b !== undefined && a.eip === b.eip && a.group === b.group, 'A:0000 and B:0000 in one group').to.equal(true);
+    });
+
     it('string instructions without REP run inline to the interpreter\'s registers, flags and memory, both directions, both address sizes', () => {
       // mov esi, 0x20000 / mov edi, 0x21000 / mov ecx, 40
       const head = [0xbe, 0, 0, 2, 0, 0xbf, 0, 0x10, 2, 0, 0xb9, 40, 0, 0, 0];

@@ -1,7 +1,7 @@
 import { FunctionBody, Op, ValType } from './wasm-emitter.js';
 import { S } from '../cpu/state-layout.js';
 import { AF, ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF } from '../cpu/flags.js';
-import { A20_ON_KEY, FLAT_KEY, type Block } from './block.js';
+import { A20_ON_KEY, FLAT_KEY, samePagePhys, type Block } from './block.js';
 
 /** Byte offset of a state word (the state block sits at memory offset 0). */
 export const word = (index: number): number => index * 4;
@@ -51,7 +51,10 @@ export const NEXT = 1;
  */
 export interface Group {
   readonly blocks: readonly Block[];
-  /** The index of the block starting at an EIP, if it is in the group. */
+  /**
+   * The index of the block at a physical address (blocks of different code segments may share
+   * the page, so an EIP alone does not name one).
+   */
   readonly indexOf: ReadonlyMap<number, number>;
 }
 
@@ -231,7 +234,7 @@ export class EmitContext {
    * block, once linked) or the dispatcher.
    */
   exit(retired: number, eip: number | { local: number }, chain = true): void {
-    const inside = chain && typeof eip === 'number' ? this.group.indexOf.get(eip) : undefined;
+    const inside = chain && typeof eip === 'number' ? this.groupIndex(eip) : undefined;
     if (inside === undefined) {
       this.leave(retired, eip, chain);
       return;
@@ -249,6 +252,12 @@ export class EmitContext {
     else fb.i32(inside).set(NEXT).br(fb.depth - this.loopDepth);
     saved.loaded.forEach((v, r) => { this.loaded[r] = v; });
     saved.dirty.forEach((v, r) => { this.dirty[r] = v; });
+  }
+
+  /** The index in the group of the block an exit of this one to `eip` reaches, if the group has it. */
+  private groupIndex(eip: number): number | undefined {
+    const k = this.group.indexOf.get(samePagePhys(this.block, eip));
+    return k !== undefined && this.group.blocks[k].eip === eip ? k : undefined;
   }
 
   /** Leaves the function (see exit): registers and EIP written back, then a tail call or, without `chain`, a return. */

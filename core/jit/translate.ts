@@ -88,7 +88,7 @@ function emitGroup(group: Group, recordBases: number[], tablesOffset: number, sl
  * emitting pass to find out would cost at compile time).
  */
 export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
-  const indexOf = new Map(blocks.map((b, k) => [b.eip, k]));
+  const indexOf = new Map(blocks.map((b, k) => [b.phys, k]));
   return emitGroup({ blocks, indexOf }, recordBases, tablesOffset, slotFor);
 }
 
