@@ -1,5 +1,5 @@
 import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
-import { BLOCK_TYPE, EmitContext, Group, Import, LEFT, NEXT, word } from './emit-context.js';
+import { BLOCK_TYPE, EmitContext, Import, LEFT, NEXT, word } from './emit-context.js';
 import { Attr } from '../decoder/table.js';
 import { DEPRIVILEGED_KEY } from './block.js';
 import { emitInline, Emitted } from './emit-ops.js';
@@ -60,36 +60,26 @@ function translateBlock(ctx: EmitContext, block: Block, index: number, recordBas
 }
 
 /**
- * Emits the function (left, next) -> left of blocks of one page and mode, in EIP order: the
- * registers loaded, then a loop around a br_table on `next` whose targets are the blocks'
- * code. An exit to a later block of the group branches straight to its code; one to this or an
- * earlier block sets `next` and branches back to the loop.
+ * Translates blocks of one page and mode into their group function (left, next) -> left, in
+ * address order: the registers loaded (all eight: loading one the code never uses costs less
+ * than finding out would cost at compile time), then a loop around a br_table on `next` whose
+ * targets are the blocks' code. An exit to a later block of the group branches straight to its
+ * code; one to this or an earlier block sets `next` and branches back to the loop.
  */
-function emitGroup(group: Group, recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
-  const ctx = new EmitContext(group, tablesOffset, slotFor);
+export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
+  const ctx = new EmitContext({ blocks, indexOf: new Map(blocks.map((b, k) => [b.phys, k])) }, tablesOffset, slotFor);
   const fb = ctx.fb;
-  const m = group.blocks.length;
   ctx.loadRegisters();
   fb.loop();
   ctx.loopDepth = fb.depth;
-  for (let k = 0; k < m; k++) fb.block();
-  fb.get(NEXT).brTable(group.blocks.map((_, k) => k), 0);
-  group.blocks.forEach((block, k) => {
+  for (let k = 0; k < blocks.length; k++) fb.block();
+  fb.get(NEXT).brTable(blocks.map((_, k) => k), 0);
+  blocks.forEach((block, k) => {
     fb.op(Op.END);
     translateBlock(ctx, block, k, recordBases[k]);
   });
   fb.op(Op.END).op(Op.UNREACHABLE);
   return ctx;
-}
-
-/**
- * Translates blocks of one page and mode into one group function (all eight registers held in
- * locals from block to block: loading one the code never uses costs less at entry than a second
- * emitting pass to find out would cost at compile time).
- */
-export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
-  const indexOf = new Map(blocks.map((b, k) => [b.phys, k]));
-  return emitGroup({ blocks, indexOf }, recordBases, tablesOffset, slotFor);
 }
 
 /** The imports of every translated module (indices as Import), with their parameter counts. */
