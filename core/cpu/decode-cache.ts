@@ -90,8 +90,7 @@ export class DecodeCache {
   clear(): void {
     this.pages = [[]];
     this.slotOfPage.fill(0);
-    const codePage = this.mem.codePage;
-    for (let page = 0; page < codePage.length; page++) if ((codePage[page] & DECODED_CODE) !== 0) this.mem.unmarkCode(page, DECODED_CODE);
+    for (let page = 0; page < this.mem.codePage.length; page++) this.mem.unmarkCode(page, DECODED_CODE);
     this.count = 0;
   }
 }
