@@ -3,9 +3,18 @@ import { BLOCK_TYPE, LEFT, word } from './emit-context.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import { A20_ON_KEY, FLAT_KEY, FLAT_FLAGS, FLAT_FLAGS_MASK, FLAT_SEGMENTS, type Block } from './block.js';
 
-/** Jump-cache entries (a power of two), four words each: linear address, EIP, mapping epoch, mode key | home slot << 10. */
-const ENTRIES = 4096;
-export const JUMP_CACHE_BYTES = ENTRIES * 16;
+/**
+ * Jump-cache sets (a power of two) of two entries, four words each: linear address, EIP,
+ * mapping epoch, mode key | home slot << 10. Two ways, because a direct-mapped cache let pairs
+ * of hot targets evict each other on every pass (the busybox loop returned to the run loop 24
+ * times an iteration that way).
+ */
+const SET_BITS = 12;
+const ENTRY_BYTES = 16;
+const SET_BYTES = 2 * ENTRY_BYTES;
+export const JUMP_CACHE_BYTES = (1 << SET_BITS) * SET_BYTES;
+/** Fibonacci hashing: the top bits of lin * 2^32/phi spread nearby and page-aligned addresses alike. */
+const GOLDEN = 0x9e3779b1 | 0;
 const KEY_BITS = 10;
 /** The key of an empty entry: no mode key has every bit set (CPL 3 is never deprivileged). */
 const EMPTY_KEY = (1 << KEY_BITS) - 1;
@@ -16,7 +25,7 @@ const EMPTY_KEY = (1 << KEY_BITS) - 1;
  * of those returns to the TypeScript run loop, which costs a few microseconds; a kernel boot
  * takes such an exit every ~35 instructions.
  *
- * The jump cache (direct-mapped, in the machine's memory) maps the linear address and EIP of a
+ * The jump cache (two-way set-associative, in the machine's memory) maps the linear address and EIP of a
  * block start to the block's *home slot* in a table that only the dispatcher's instance
  * imports, so filling it stays cheap (V8 keeps a dispatch copy of a table per importing
  * instance: see links.ts). An entry counts only with the current mode key and mapping epoch
@@ -52,7 +61,7 @@ export class Dispatcher {
     this.dispatch = instance.exports.dispatch as (left: number) => number;
     this.dispatchKeyed = instance.exports.dispatchKeyed as (left: number, key: number) => number;
     this.toRunLoop = instance.exports.toRunLoop as (left: number) => number;
-    this.entries = new Int32Array(memory.buffer, offset, ENTRIES * 4);
+    this.entries = new Int32Array(memory.buffer, offset, JUMP_CACHE_BYTES >> 2);
     this.clear();
   }
 
@@ -70,10 +79,16 @@ export class Dispatcher {
     block.homeSlot = -1;
   }
 
-  /** Remembers that the compiled block `block` starts at linear address `lin` in the current mode and mapping. */
+  /**
+   * Remembers that the compiled block `block` starts at linear address `lin` in the current mode
+   * and mapping: in the set's first way, the entry there moving to the second (least recently
+   * remembered out).
+   */
   remember(block: Block, lin: number, epoch: number): void {
-    const k = index(lin) << 2;
+    const k = jumpCacheSet(lin) * (SET_BYTES >> 2);
     const e = this.entries;
+    const w = ENTRY_BYTES >> 2;
+    if (e[k] !== lin || e[k + 1] !== block.eip) e.copyWithin(k + w, k, k + w);
     e[k] = lin;
     e[k + 1] = block.eip;
     e[k + 2] = epoch;
@@ -86,8 +101,9 @@ export class Dispatcher {
   }
 }
 
-function index(lin: number): number {
-  return (lin ^ (lin >>> 12)) & (ENTRIES - 1);
+/** The jump-cache set of a linear address (exported for tests). */
+export function jumpCacheSet(lin: number): number {
+  return Math.imul(lin, GOLDEN) >>> (32 - SET_BITS);
 }
 
 /** The dispatcher's code: the mode key as block.ts's modeKey computes it, then the keyed dispatcher. */
@@ -122,25 +138,28 @@ function dispatchBody(keyed: number): FunctionBody {
 }
 
 /**
- * The keyed dispatcher's code (left, key): the jump-cache entry of CS.base + EIP, and a tail
- * call of its home slot when linear address, EIP, epoch and key all match.
+ * The keyed dispatcher's code (left, key): the jump-cache set of CS.base + EIP, and a tail call
+ * of the home slot of the entry there whose linear address, EIP, epoch and key all match.
  */
 function keyedDispatchBody(offset: number): FunctionBody {
   const fb = new FunctionBody(2);
   const KEY = 1;
-  const EIP = fb.local(), LIN = fb.local(), AT = fb.local();
+  const EIP = fb.local(), LIN = fb.local(), AT = fb.local(), EPOCH = fb.local();
   const load = (index: number): FunctionBody => fb.i32(0).mem(Op.I32_LOAD, word(index));
   load(S.EIP).tee(EIP);
   load(S.SEG_BASE + Seg.CS).op(Op.I32_ADD).tee(LIN)
-    .get(LIN).i32(12).op(Op.I32_SHR_U).op(Op.I32_XOR).i32(ENTRIES - 1).op(Op.I32_AND).i32(4).op(Op.I32_SHL).set(AT);
-  fb.get(AT).mem(Op.I32_LOAD, offset).get(LIN).op(Op.I32_EQ)
-    .get(AT).mem(Op.I32_LOAD, offset + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)
-    .get(AT).mem(Op.I32_LOAD, offset + 8);
-  load(S.MAPPING_EPOCH).op(Op.I32_EQ).op(Op.I32_AND)
-    .get(AT).mem(Op.I32_LOAD, offset + 12).i32((1 << KEY_BITS) - 1).op(Op.I32_AND).get(KEY).op(Op.I32_EQ).op(Op.I32_AND)
-    .if()
-    .get(LEFT).get(AT).mem(Op.I32_LOAD, offset + 12).i32(KEY_BITS).op(Op.I32_SHR_U).returnCallIndirect(BLOCK_TYPE)
-    .op(Op.END);
+    .i32(GOLDEN).op(Op.I32_MUL).i32(32 - SET_BITS).op(Op.I32_SHR_U).i32(Math.log2(SET_BYTES)).op(Op.I32_SHL).set(AT);
+  load(S.MAPPING_EPOCH).set(EPOCH);
+  for (const way of [0, ENTRY_BYTES]) {
+    const at = offset + way;
+    fb.get(AT).mem(Op.I32_LOAD, at).get(LIN).op(Op.I32_EQ)
+      .get(AT).mem(Op.I32_LOAD, at + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)
+      .get(AT).mem(Op.I32_LOAD, at + 8).get(EPOCH).op(Op.I32_EQ).op(Op.I32_AND)
+      .get(AT).mem(Op.I32_LOAD, at + 12).i32((1 << KEY_BITS) - 1).op(Op.I32_AND).get(KEY).op(Op.I32_EQ).op(Op.I32_AND)
+      .if()
+      .get(LEFT).get(AT).mem(Op.I32_LOAD, at + 12).i32(KEY_BITS).op(Op.I32_SHR_U).returnCallIndirect(BLOCK_TYPE)
+      .op(Op.END);
+  }
   fb.get(LEFT);
   return fb;
 }

@@ -15,7 +15,7 @@ const PAGES = 1 << (32 - PAGE_SHIFT);
  */
 export const PAGE_TABLES_BYTES = 2 * PAGES;
 /** Room after the page tables for the JIT's jump cache (core/jit/dispatch.ts). */
-export const JIT_AREA_BYTES = 0x10000;
+export const JIT_AREA_BYTES = 0x20000;
 /** Memory size (in 64 KiB wasm pages) for RAM, the page tables and the JIT's area. */
 export function wasmPagesFor(ramSize: number): number {
   return Math.ceil((RAM_BASE + ramSize + PAGE_TABLES_BYTES + JIT_AREA_BYTES) / 65536);
