@@ -56,6 +56,8 @@ export interface Group {
    * the page, so an EIP alone does not name one).
    */
   readonly indexOf: ReadonlyMap<number, number>;
+  /** The flags live at each block's start (flag-liveness.ts): with none, an edge to it need not store the flags. */
+  readonly liveIn: readonly number[];
 }
 
 /**
@@ -95,6 +97,8 @@ export class EmitContext {
   recordBase = 0;
   /** Ordinal (index in the block) of the instruction being emitted. */
   ord = 0;
+  /** The arithmetic flags live after each instruction of the block (flag-liveness.ts). */
+  liveAfter: readonly number[] = [];
   /** Whether the instruction being emitted stores to memory (its exit flag must be tested). */
   stored = false;
   flags: FlagRecord | null = null;
@@ -120,8 +124,9 @@ export class EmitContext {
   }
 
   /** Starts block `block` in the state every block boundary has. */
-  beginBlock(block: Block, index: number, recordBase: number): void {
+  beginBlock(block: Block, index: number, recordBase: number, liveAfter: readonly number[]): void {
     this.block = block;
+    this.liveAfter = liveAfter;
     this.blockIndex = index;
     this.recordBase = recordBase;
     this.flags = null;
@@ -168,8 +173,26 @@ export class EmitContext {
 
   /** Stores the dirty registers and the pending flag record without changing what the compiler knows (for slow paths). */
   flushDirty(): void {
-    for (let r = 0; r < 8; r++) if (this.dirty[r]) this.fb.i32(0).get(r + 2).mem(Op.I32_STORE, word(r));
+    this.flushRegisters();
     this.flushFlags();
+  }
+  private flushRegisters(): void {
+    for (let r = 0; r < 8; r++) if (this.dirty[r]) this.fb.i32(0).get(r + 2).mem(Op.I32_STORE, word(r));
+  }
+
+  /**
+   * The pending flag record on an edge to block `target` of the group after `retired`
+   * instructions: not stored when the target overwrites every flag before anything can see one
+   * — unless the target will leave at once for want of budget (then the run loop sees them). A
+   * CS-limit check at the target's start may leave as well, so only flat code skips the store.
+   */
+  private flushFlagsOnEdgeTo(target: number, retired: number): void {
+    if (this.flags === null) return;
+    if (!this.flat || this.group.liveIn[target] !== 0) { this.flushFlags(); return; }
+    this.left(retired);
+    this.fb.i32(this.group.blocks[target].insns.length).op(Op.I32_LT_S).if();
+    this.flushFlags();
+    this.fb.op(Op.END);
   }
 
   /** Stores the pending flag record as flags.ts's setAdd/setSub/setIncDec/setLogic/shift flags would have. */
@@ -244,7 +267,8 @@ export class EmitContext {
     if (this.stored) { fb.get(this.EXIT).if(); this.leave(retired, eip, false); fb.op(Op.END); }
     // This path only: the code after it (a fall-through) keeps the compile-time state it had.
     const saved = { loaded: [...this.loaded], dirty: [...this.dirty] };
-    this.flushDirty();
+    this.flushRegisters();
+    this.flushFlagsOnEdgeTo(inside, retired);
     for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
     if (retired !== 0) { this.left(retired); fb.set(LEFT); }
     // A later block's code follows the end of its label, still open here; an earlier one is reached through the loop.

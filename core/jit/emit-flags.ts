@@ -11,8 +11,9 @@ import { CF, LazyOp } from '../cpu/flags.js';
 export function writeFlags(ctx: EmitContext, kind: 'add' | 'sub' | 'logic' | 'inc' | 'dec', size: number, carry?: number): void {
   const fb = ctx.fb;
   if (kind === 'inc' || kind === 'dec') {
-    // INC/DEC keep CF: take it from the record they replace (flags.ts setIncDec).
-    currentCF(ctx);
+    // INC/DEC keep CF: take it from the record they replace (flags.ts setIncDec) — unless a later
+    // instruction overwrites CF before anything can see it (flag liveness).
+    if ((ctx.liveAfter[ctx.ord] & CF) !== 0) currentCF(ctx); else fb.i32(0);
     fb.set(ctx.FCF);
   }
   if (kind !== 'logic') fb.get(ctx.A).set(ctx.FA);

@@ -3,6 +3,7 @@ import { BLOCK_TYPE, EmitContext, Import, LEFT, NEXT, word } from './emit-contex
 import { Attr } from '../decoder/table.js';
 import { DEPRIVILEGED_KEY } from './block.js';
 import { emitInline, Emitted } from './emit-ops.js';
+import { flagLiveness } from './flag-liveness.js';
 import { S, Seg } from '../cpu/state-layout.js';
 import type { Block } from './block.js';
 
@@ -19,11 +20,11 @@ export type SlotFor = (block: Block, eip: number) => number | null;
  * exceeds the budget left or its last byte the CS limit (the run loop then hands it to the
  * interpreter).
  */
-function translateBlock(ctx: EmitContext, block: Block, index: number, recordBase: number): void {
+function translateBlock(ctx: EmitContext, block: Block, index: number, recordBase: number, liveAfter: readonly number[]): void {
   const fb = ctx.fb;
   const n = block.insns.length;
   const deprivileged = (block.key & DEPRIVILEGED_KEY) !== 0;
-  ctx.beginBlock(block, index, recordBase);
+  ctx.beginBlock(block, index, recordBase, liveAfter);
   ctx.ord = 0;
   fb.get(LEFT).i32(n).op(Op.I32_LT_S);
   if (!ctx.flat) fb.i32(block.lastByte).i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + Seg.CS)).op(Op.I32_GT_U).op(Op.I32_OR);
@@ -67,7 +68,9 @@ function translateBlock(ctx: EmitContext, block: Block, index: number, recordBas
  * code; one to this or an earlier block sets `next` and branches back to the loop.
  */
 export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
-  const ctx = new EmitContext({ blocks, indexOf: new Map(blocks.map((b, k) => [b.phys, k])) }, tablesOffset, slotFor);
+  const liveness = blocks.map(flagLiveness);
+  const ctx = new EmitContext({ blocks, indexOf: new Map(blocks.map((b, k) => [b.phys, k])), liveIn: liveness.map((l) => l.in) },
+    tablesOffset, slotFor);
   const fb = ctx.fb;
   ctx.loadRegisters();
   fb.loop();
@@ -76,7 +79,7 @@ export function translateGroup(blocks: readonly Block[], recordBases: number[], 
   fb.get(NEXT).brTable(blocks.map((_, k) => k), 0);
   blocks.forEach((block, k) => {
     fb.op(Op.END);
-    translateBlock(ctx, block, k, recordBases[k]);
+    translateBlock(ctx, block, k, recordBases[k], liveness[k].after);
   });
   fb.op(Op.END).op(Op.UNREACHABLE);
   return ctx;
