@@ -206,7 +206,7 @@ describe('JIT', () => {
       expect(block.insns.map((i) => i.entry!.mnemonic32)).to.deep.equal(['ADD', 'JNE']);
       const out = new Bytes();
       // The taken branch goes back to the block inside its group function; the fall-through would chain through slot 7.
-      translateGroup([block], [0], machine.mem.tablesOffset, (_from, eip) => (eip === 0x10004 ? 7 : null)).fb.encode(out);
+      translateGroup([block], [0], machine.mem.tablesOffset, (_from, eip) => (eip === 0x10004 ? { slot: 7, frame: null } : null)).fb.encode(out);
       const hex = Buffer.from(out.toUint8Array()).toString('hex');
       expect(hex).to.equal(GOLDEN_ADD_JNZ);
     });

@@ -15,12 +15,14 @@ export const MAX_BLOCK_INSNS = 64;
  * The CPU mode a translation depends on: code and stack size, CPL, paging, protected and V86
  * mode. Operand/address size prefixes are per instruction and decoded into the block.
  */
+/** The mode-key bit of paging on. */
+export const PAGING_KEY = 1 << 4;
 /** The mode-key bit of deprivileged guest ring-0 code (the monitor's callouts are compiled in). */
 export const DEPRIVILEGED_KEY = 1 << 7;
 /**
  * The mode-key bit of flat segments: ES, SS and DS base 0, limit 4 GiB, present writable
- * expand-up data (their accesses skip the segment checks) and a CS limit of 4 GiB (no jump or
- * block end can pass it).
+ * expand-up data (their accesses skip the segment checks), and CS base 0 and limit 4 GiB (no
+ * jump or block end can pass it, and an EIP is its linear address).
  */
 export const FLAT_KEY = 1 << 8;
 /** The mode-key bit of A20 on: physical addresses need no mask. */
@@ -32,7 +34,7 @@ export const FLAT_FLAGS_MASK = 0x9e, FLAT_FLAGS = 0x92;
 /** The mode key of the current state (dispatch.ts computes the same in wasm). */
 export function modeKey(cpu: Cpu): number {
   const st = cpu.st;
-  let flat = st[S.SEG_LIMIT + Seg.CS] === -1 ? FLAT_KEY : 0;
+  let flat = st[S.SEG_LIMIT + Seg.CS] === -1 && st[S.SEG_BASE + Seg.CS] === 0 ? FLAT_KEY : 0;
   for (const seg of FLAT_SEGMENTS) {
     if (st[S.SEG_BASE + seg] !== 0 || st[S.SEG_LIMIT + seg] !== -1 || (st[S.SEG_FLAGS + seg] & FLAT_FLAGS_MASK) !== FLAT_FLAGS) flat = 0;
   }

@@ -129,7 +129,8 @@ function dispatchBody(keyed: number): FunctionBody {
     fb.op(Op.SELECT);
   }
   fb.i32(0);
-  load(S.SEG_LIMIT + Seg.CS).i32(-1).op(Op.I32_EQ).op(Op.SELECT);
+  load(S.SEG_LIMIT + Seg.CS).i32(-1).op(Op.I32_EQ);
+  load(S.SEG_BASE + Seg.CS).op(Op.I32_EQZ).op(Op.I32_AND).op(Op.SELECT);
   fb.op(Op.I32_OR);
   fb.i32(A20_ON_KEY).i32(0);
   load(S.A20_MASK).i32(-1).op(Op.I32_EQ).op(Op.SELECT).op(Op.I32_OR);

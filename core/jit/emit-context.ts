@@ -1,7 +1,9 @@
 import { FunctionBody, Op, ValType } from './wasm-emitter.js';
 import { S } from '../cpu/state-layout.js';
 import { AF, ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF } from '../cpu/flags.js';
-import { A20_ON_KEY, FLAT_KEY, samePagePhys, type Block } from './block.js';
+import { A20_ON_KEY, FLAT_KEY, PAGING_KEY, samePagePhys, type Block } from './block.js';
+import { TLB_BASE, TLB_ENTRIES, TLB_NOT_RAM, TLB_SLOT_BYTES, TLB_USER } from '../mmu/paging.js';
+import type { SlotFor } from './translate.js';
 
 /** Byte offset of a state word (the state block sits at memory offset 0). */
 export const word = (index: number): number => index * 4;
@@ -106,14 +108,14 @@ export class EmitContext {
   loopDepth = 0;
 
   constructor(readonly group: Group, readonly tablesOffset: number,
-    private readonly slotFor: (block: Block, eip: number) => number | null) {
+    private readonly slotFor: SlotFor) {
     for (let r = 0; r < 8; r++) this.fb.local(ValType.I32);
     [this.OFF, this.LIN, this.PAGE, this.PHYS, this.FRAME, this.A, this.B, this.R, this.V, this.T, this.SP, this.EXIT, this.EIP,
       this.FA, this.FB, this.FR, this.FC, this.FCF, this.FOF] = Array.from({ length: 19 }, () => this.fb.local(ValType.I32));
   }
 
   get stack32(): boolean { return (this.block.key & 2) !== 0; }
-  get paging(): boolean { return (this.block.key & 16) !== 0; }
+  get paging(): boolean { return (this.block.key & PAGING_KEY) !== 0; }
   get user(): boolean { return ((this.block.key >> 2) & 3) === 3; }
   get flat(): boolean { return (this.block.key & FLAT_KEY) !== 0; }
   get a20On(): boolean { return (this.block.key & A20_ON_KEY) !== 0; }
@@ -291,12 +293,27 @@ export class EmitContext {
     fb.i32(0);
     if (typeof eip === 'number') fb.i32(eip); else fb.get(eip.local);
     fb.mem(Op.I32_STORE, word(S.EIP));
-    const slot = chain && typeof eip === 'number' ? this.slotFor(this.block, eip) : null;
+    const target = chain && typeof eip === 'number' ? this.slotFor(this.block, eip) : null;
     if (chain && this.stored) { fb.get(this.EXIT).if(); this.left(retired); fb.op(Op.RETURN).op(Op.END); }
+    if (target !== null && target.frame !== null) {
+      // A target in another page: linked while the TLB maps its page where it did at compile time.
+      this.tlbMaps(eip as number, target.frame);
+      fb.if(); this.left(retired); fb.i32(target.slot).returnCallIndirect(BLOCK_TYPE).op(Op.END);
+    }
     this.left(retired);
-    if (slot !== null) fb.i32(slot).returnCallIndirect(BLOCK_TYPE);
+    if (target !== null && target.frame === null) fb.i32(target.slot).returnCallIndirect(BLOCK_TYPE);
     else if (chain) this.dispatch();
     else fb.op(Op.RETURN);
+  }
+
+  /** Pushes whether the TLB maps the page of linear address `lin` to physical `frame` (RAM), readable at the block's privilege. */
+  private tlbMaps(lin: number, frame: number): void {
+    const page = lin >>> 12;
+    const at = TLB_BASE + (page & (TLB_ENTRIES - 1)) * TLB_SLOT_BYTES;
+    const need = this.user ? TLB_USER : 0;
+    this.fb.i32(0).mem(Op.I32_LOAD, at).i32(page).op(Op.I32_EQ)
+      .i32(0).mem(Op.I32_LOAD, at + 4).i32(-4096 | need | TLB_NOT_RAM).op(Op.I32_AND).i32(frame | need).op(Op.I32_EQ)
+      .op(Op.I32_AND);
   }
 
   /**

@@ -2,11 +2,9 @@ import type { Insn } from '../decoder/decoder.js';
 import { Op, ValType } from './wasm-emitter.js';
 import { EmitContext, Import, word } from './emit-context.js';
 import { RAM_BASE, S } from '../cpu/state-layout.js';
-import { TLB_BASE, TLB_CODE, TLB_ENTRIES, TLB_NOT_RAM, TLB_SLOT_BYTES } from '../mmu/paging.js';
+import { TLB_BASE, TLB_CODE, TLB_ENTRIES, TLB_NOT_RAM, TLB_SLOT_BYTES, TLB_SUPERVISOR_WRITE, TLB_USER, TLB_USER_WRITE } from '../mmu/paging.js';
 import { FLAT_SEGMENTS } from './block.js';
 
-/** TLB permission bits (core/mmu/paging.ts): user read, user write, supervisor write. */
-const TLB_USER = 0x1, TLB_USER_WRITE = 0x2, TLB_SUPERVISOR_WRITE = 0x4;
 const PAGES = 1 << 20;
 
 /** Leaves the ModRM effective address (offset in the segment) in ctx.OFF, as cpu.ea does. */

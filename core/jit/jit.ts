@@ -4,13 +4,13 @@ import { IF, RF, TF } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
 import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
-import { Block, codePhys, discoverBlock, modeKey, relativeTarget, samePagePhys } from './block.js';
+import { A20_ON_KEY, Block, codePhys, discoverBlock, FLAT_KEY, modeKey, PAGING_KEY, relativeTarget, samePagePhys } from './block.js';
 import { BlockCache } from './block-cache.js';
 import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
 import { HelperExit } from './emit-context.js';
 import { Linker } from './links.js';
 import { lazyFlagCondition } from './lazy-flags.js';
-import { buildModule, HelperRecord } from './translate.js';
+import { buildModule, type ExitSlot, HelperRecord } from './translate.js';
 import { PAGE_TABLES_BYTES } from '../mmu/memory-bus.js';
 
 export interface JitOptions {
@@ -281,7 +281,7 @@ export class Jit {
     }
     if (this.options.threshold <= 1) this.addSuccessors(blocks);
     const table = this.linker.beginModule();
-    const { bytes, records, groups } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.linker.exitSlot(block, eip));
+    const { bytes, records, groups } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.exitSlot(block, eip));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: table }, j: this.importsFor(records) });
     blocks.forEach((b, k) => {
       b.fn = instance.exports[`b${k}`] as (left: number) => number;
@@ -293,6 +293,27 @@ export class Jit {
     this.stats.blocksCompiled += blocks.length;
     this.stats.compileMs += performance.now() - started;
     this.options.onModule?.(bytes, this.stats.modules - 1, blocks);
+  }
+
+  /**
+   * The entry-table slot of an exit of `from` to `eip`. In another page, flat code with A20 on
+   * links too: without paging the linear address is the physical one; with paging the target
+   * is where the TLB maps it now (no walk: a page not in the TLB goes through the dispatcher),
+   * and the exit checks that the TLB still maps it there (frame) before taking the slot.
+   */
+  private exitSlot(from: Block, eip: number): ExitSlot | null {
+    let phys = samePagePhys(from, eip);
+    let frame: number | null = null;
+    if (phys < 0) {
+      if ((from.key & (FLAT_KEY | A20_ON_KEY)) !== (FLAT_KEY | A20_ON_KEY)) return null;
+      if ((from.key & PAGING_KEY) !== 0) {
+        frame = this.cpu.paging.cachedFrame(eip, ((from.key >> 2) & 3) === 3);
+        if (frame < 0) return null;
+        phys = frame | (eip & 0xfff);
+      } else phys = eip;
+    }
+    const slot = this.linker.exitSlot(from, eip, phys);
+    return slot === null ? null : { slot, frame };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { samePagePhys, type Block, type ExitLink } from './block.js';
+import type { Block, ExitLink } from './block.js';
 
 /** Slots of one generation's table, and the modules that may import it. */
 const GENERATION_SLOTS = 2048;
@@ -36,12 +36,14 @@ export class Generation {
 }
 
 /**
- * Direct block chaining: each exit of a block to a constant EIP in its own page owns a slot of
- * its module's entry table and leaves through `return_call_indirect` on it, so control stays in
- * wasm from block to block. A slot holds the target block's function once it is compiled, and
- * until then (or after the target is dropped) the dispatcher (dispatch.ts), which finds the
- * target in the jump cache or returns to the run loop. Links never leave the page: the page was reached through the current translation, so
- * the target's physical address follows from the EIP alone.
+ * Direct block chaining: each exit of a block to a constant EIP owns a slot of its module's
+ * entry table and leaves through `return_call_indirect` on it, so control stays in wasm from
+ * block to block. A slot holds the target block's function once it is compiled, and until then
+ * (or after the target is dropped) the dispatcher (dispatch.ts), which finds the target in the
+ * jump cache or returns to the run loop. In the block's own page the target's physical address
+ * follows from the EIP (the page was reached through the current translation); in another page
+ * the caller says where it maps now, and the exit checks at run time that it still does
+ * (Jit.exitSlot).
  */
 export class Linker {
   private current: Generation;
@@ -63,10 +65,8 @@ export class Linker {
     return this.current.table;
   }
 
-  /** The slot of an exit of `from` to `eip`, or null when the target lies in another page (or the table is full). */
-  exitSlot(from: Block, eip: number): number | null {
-    const phys = samePagePhys(from, eip);
-    if (phys < 0) return null;
+  /** The slot of an exit of `from` to `eip` at physical address `phys`, or null when the table is full. */
+  exitSlot(from: Block, eip: number, phys: number): number | null {
     const generation = this.current;
     const slot = generation.allocate();
     if (slot === null) return null;

@@ -10,8 +10,13 @@ import type { Block } from './block.js';
 /** One instruction of a module's blocks: what a call-out's record argument indexes. */
 export interface HelperRecord { block: Block; ord: number }
 
-/** Where an exit to a constant EIP outside the group goes: an entry-table slot, or null for the dispatcher. */
-export type SlotFor = (block: Block, eip: number) => number | null;
+/**
+ * Where an exit to a constant EIP outside the group goes: an entry-table slot (behind a check
+ * that the TLB still maps the target's page to `frame` when it lies in another page), or null
+ * for the dispatcher.
+ */
+export interface ExitSlot { slot: number; frame: number | null }
+export type SlotFor = (block: Block, eip: number) => ExitSlot | null;
 
 /**
  * Translates one block of the group function being emitted. Hot simple instructions are

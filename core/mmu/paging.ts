@@ -35,7 +35,8 @@ const PDPT_MASK = ~0x1f;
  * set only once the dirty bit is set in memory, so the first write through an entry filled
  * by a read misses and walks again to set D.
  */
-const TLB_USER = 0x1, TLB_USER_WRITE = 0x2, TLB_SUPERVISOR_WRITE = 0x4, TLB_GLOBAL = 0x8;
+export const TLB_USER = 0x1, TLB_USER_WRITE = 0x2, TLB_SUPERVISOR_WRITE = 0x4;
+const TLB_GLOBAL = 0x8;
 /** The entry is a 4 KiB piece of a 4 MiB or 2 MiB page (INVLPG anywhere in that page drops it). */
 const TLB_LARGE = 0x10;
 /**
@@ -113,6 +114,19 @@ export class Paging {
     const entry = this.tlb[slot * 2 + 1];
     if (this.tlb[slot * 2] === page && (entry & need) === need) return (entry & FRAME_MASK) | (lin & OFFSET_MASK);
     return this.walk(lin, write, user);
+  }
+
+  /**
+   * The physical frame the TLB holds for a linear address, readable at user level when `user`
+   * is set, or -1: no walk and no side effect (the JIT's link to a jump target in another page
+   * checks at run time that the TLB still says so).
+   */
+  cachedFrame(lin: number, user: boolean): number {
+    const page = lin >>> PAGE_SHIFT;
+    const slot = page & SLOT_MASK;
+    const entry = this.tlb[slot * 2 + 1];
+    const need = user ? TLB_USER : 0;
+    return this.tlb[slot * 2] === page && (entry & (need | TLB_NOT_RAM)) === need ? entry & FRAME_MASK : -1;
   }
 
   /** Walks the paging structures of the current mode; see finishWalk. */
