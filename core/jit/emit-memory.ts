@@ -39,7 +39,7 @@ function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access):
   } else {
     // Limit: OFF + bytes - 1 <= limit, unsigned and without wrapping (i64).
     fb.get(ctx.OFF).op(Op.I64_EXTEND_I32_U);
-    if (bytes > 1) fb.code.byte(Op.I64_CONST).s32(bytes - 1), fb.op(Op.I64_ADD);
+    if (bytes > 1) fb.i64(bytes - 1).op(Op.I64_ADD);
     fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_LIMIT + seg)).op(Op.I64_EXTEND_I32_U).op(Op.I64_LE_U).op(Op.I32_EQZ).brIf(0);
     // Present, not expand-down; writes also need a writable data segment (else cpu.linear/linearWrite decide).
     const [mask, want] = access === Access.READ ? [0x84, 0x80] : [0x9e, 0x92];
@@ -48,6 +48,16 @@ function fastPath(ctx: EmitContext, seg: number, bytes: number, access: Access):
   }
   if (bytes > 1) fb.i32(0xfff).op(Op.I32_AND).i32(0x1000 - bytes).op(Op.I32_GT_U).brIf(0);
   else fb.op(Op.DROP);
+  physOfLin(ctx, access);
+}
+
+/**
+ * PHYS = the physical address of linear address LIN for an access that stays in LIN's page,
+ * by the TLB with paging, else LIN itself; a page that is not RAM, holds translated code (for
+ * a write) or is not in the TLB with the permission branches to the enclosing block.
+ */
+function physOfLin(ctx: EmitContext, access: Access): void {
+  const fb = ctx.fb;
   if (ctx.paging) {
     const need = access === Access.READ ? (ctx.user ? TLB_USER : 0) : (ctx.user ? TLB_USER_WRITE : TLB_SUPERVISOR_WRITE);
     // With A20 on, the frame word's own bits say whether the page is RAM (and free of code): no table lookups.
@@ -97,6 +107,18 @@ export function store(ctx: EmitContext, seg: number, size: number, from: number)
   ctx.calloutArgs();
   fb.i32(seg).get(ctx.OFF).i32(size).get(from).call(Import.WRITE).set(ctx.EXIT).op(Op.END);
   ctx.stored = true;
+}
+
+/**
+ * PHYS = the physical address of the `length` bytes (a local, at most a page) at linear address
+ * `lin` (a local) of flat code with A20 on, for reading or (`write`) writing; they must lie in
+ * one page of RAM (for a write, free of translated code), else this branches to the enclosing
+ * block. For bulk string runs.
+ */
+export function flatRunPhys(ctx: EmitContext, lin: number, length: number, write: boolean): void {
+  const fb = ctx.fb;
+  fb.get(lin).tee(ctx.LIN).i32(0xfff).op(Op.I32_AND).get(length).op(Op.I32_ADD).i32(0x1000).op(Op.I32_GT_U).brIf(0);
+  physOfLin(ctx, write ? Access.WRITE : Access.READ);
 }
 
 /** Leaves in `into` the stack pointer moved by `delta` (wrapped to 16 bits in its low half for a 16-bit stack). */

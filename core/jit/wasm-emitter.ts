@@ -14,7 +14,7 @@ export const enum Op {
   I32_LE_S = 0x4c, I32_LE_U = 0x4d, I32_GE_S = 0x4e, I32_GE_U = 0x4f,
   I64_NE = 0x52, I64_LE_U = 0x58,
   I32_POPCNT = 0x69, I32_ADD = 0x6a, I32_SUB = 0x6b, I32_MUL = 0x6c, I32_AND = 0x71, I32_OR = 0x72, I32_XOR = 0x73, I32_SHL = 0x74, I32_SHR_S = 0x75, I32_SHR_U = 0x76, I32_ROTL = 0x77, I32_ROTR = 0x78,
-  I64_ADD = 0x7c, I64_MUL = 0x7e,
+  I64_ADD = 0x7c, I64_SUB = 0x7d, I64_MUL = 0x7e, I64_DIV_U = 0x80, I64_REM_U = 0x82, I64_OR = 0x84, I64_SHL = 0x86, I64_SHR_U = 0x88,
   I32_WRAP_I64 = 0xa7, I64_EXTEND_I32_S = 0xac, I64_EXTEND_I32_U = 0xad,
 }
 
@@ -67,6 +67,9 @@ export class Bytes {
   toUint8Array(): Uint8Array<ArrayBuffer> { return this.buf.slice(0, this.length); }
 }
 
+/** The prefix byte of the bulk-memory instructions. */
+const BULK_PREFIX = 0xfc;
+
 /**
  * One function body: locals declared up front by the caller, then the instruction stream.
  * `depth` counts the blocks, loops and ifs open at the end of the stream, so a branch to an
@@ -91,6 +94,8 @@ export class FunctionBody {
     return this;
   }
   i32(v: number): this { this.code.byte(Op.I32_CONST).s32(v); return this; }
+  /** An i64 constant in the int32 range (its signed LEB128 is the same). */
+  i64(v: number): this { this.code.byte(Op.I64_CONST).s32(v); return this; }
   get(l: number): this { this.code.byte(Op.LOCAL_GET).u32(l); return this; }
   set(l: number): this { this.code.byte(Op.LOCAL_SET).u32(l); return this; }
   tee(l: number): this { this.code.byte(Op.LOCAL_TEE).u32(l); return this; }
@@ -113,6 +118,10 @@ export class FunctionBody {
     return this;
   }
   brIf(depth: number): this { this.code.byte(Op.BR_IF).u32(depth); return this; }
+  /** memory.copy (bulk memory: destination, source, length on the stack; overlapping runs as memmove). */
+  memoryCopy(): this { this.code.byte(BULK_PREFIX).u32(10).byte(0).byte(0); return this; }
+  /** memory.fill (destination, byte value, length on the stack). */
+  memoryFill(): this { this.code.byte(BULK_PREFIX).u32(11).byte(0); return this; }
 
   /** The body as the code section stores it: size, grouped local declarations, code, end. */
   encode(out: Bytes): void {
