@@ -91,4 +91,10 @@ export const enum S {
   MAPPING_EPOCH = 111,
   /** 1 while the deprivileging monitor runs the guest's ring 0 at CPL 1 (core/vmm): part of the JIT's mode key. */
   DEPRIVILEGED = 112,
+  /**
+   * While translated code runs: the time-stamp counter ticks (before TSC_OFFSET) at which its
+   * budget runs out, low and high dword, so that RDTSC in wasm is that minus the budget left.
+   */
+  TSC_AT_END_LO = 113,
+  TSC_AT_END_HI = 114,
 }

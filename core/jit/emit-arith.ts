@@ -9,9 +9,10 @@ import { writeFlags, writeShiftFlags } from './emit-flags.js';
 import { Emitted, readOperand } from './emit-ops.js';
 
 /**
- * Inline NOT, NEG, two- and three-operand IMUL, 32-bit register shifts by CL, ROL/ROR of a 32-bit
- * register by a constant, and BT/BTS/BTR/BTC on a register, with the
- * interpreter's semantics (alu.ts, muldiv.ts, shift.ts); every other form uses the helper.
+ * Inline NOT, NEG, two- and three-operand IMUL, DIV of EDX:EAX by a 32-bit register, 32-bit
+ * register shifts by CL, ROL/ROR of a 32-bit register by a constant, BT/BTS/BTR/BTC on a
+ * register, BT on memory and BSWAP, with the interpreter's semantics (alu.ts, muldiv.ts,
+ * shift.ts, bits.ts); every other form uses the helper.
  */
 
 /** Reads the r/m destination of a unary operation into A (a memory one for writing). */
@@ -79,6 +80,48 @@ export function imul(ctx: EmitContext, i: BoundInsn): Emitted {
 }
 
 /**
+ * DIV of EDX:EAX by a 32-bit register: EAX = the quotient, EDX = the remainder, flags unchanged
+ * (muldiv.ts). A zero divisor or a quotient past 32 bits (EDX >= divisor) goes to the helper,
+ * which raises #DE.
+ */
+export function divide(ctx: EmitContext, i: BoundInsn): Emitted {
+  if (i.mod !== 3 || operandSize(i.entry!.operands[0], i.o32) !== 32) return Emitted.NO;
+  const fb = ctx.fb;
+  ctx.getReg(32, i.rm);
+  fb.tee(ctx.B).op(Op.I32_EQZ);
+  ctx.reg32(Reg.EDX);
+  fb.get(ctx.B).op(Op.I32_GE_U).op(Op.I32_OR).if();
+  ctx.helperOnSlowPath();
+  fb.op(Op.END);
+  const dividend = (): void => {
+    ctx.reg32(Reg.EDX);
+    fb.op(Op.I64_EXTEND_I32_U).i64(32).op(Op.I64_SHL);
+    ctx.reg32(Reg.EAX);
+    fb.op(Op.I64_EXTEND_I32_U).op(Op.I64_OR).get(ctx.B).op(Op.I64_EXTEND_I32_U);
+  };
+  dividend();
+  fb.op(Op.I64_DIV_U).op(Op.I32_WRAP_I64).set(ctx.R);
+  dividend();
+  fb.op(Op.I64_REM_U).op(Op.I32_WRAP_I64).set(ctx.V);
+  ctx.setReg(32, Reg.EAX, ctx.R);
+  ctx.setReg(32, Reg.EDX, ctx.V);
+  return Emitted.NEXT;
+}
+
+/** BSWAP of a 32-bit register (the 16-bit form, which the P6 makes clear the low word, uses the helper). */
+export function byteSwap(ctx: EmitContext, i: BoundInsn): Emitted {
+  if (!i.o32) return Emitted.NO;
+  const fb = ctx.fb;
+  const r = i.entry!.embedded;
+  ctx.getReg(32, r);
+  fb.i32(0xff00ff00 | 0).op(Op.I32_AND).i32(8).op(Op.I32_ROTL);
+  ctx.getReg(32, r);
+  fb.i32(0x00ff00ff).op(Op.I32_AND).i32(8).op(Op.I32_ROTR).op(Op.I32_OR).set(ctx.R);
+  ctx.setReg(32, r, ctx.R);
+  return Emitted.NEXT;
+}
+
+/**
  * SHL/SHR/SAR of a 32-bit register by CL. A count of 0 (CL & 31) changes nothing, flags
  * included, so the pending flag record is stored first and the shift's own flags are stored
  * where it happens; the block then knows no pending record.
@@ -124,7 +167,7 @@ export function shiftByCl(ctx: EmitContext, i: BoundInsn, key: string): Emitted 
  * unchanged, so the pending flag record is stored first and CF written over it.
  */
 export function bitTest(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
-  if (i.mod !== 3) return Emitted.NO;
+  if (i.mod !== 3) return key === 'BT' ? bitTestMemory(ctx, i) : Emitted.NO;
   const size = i.o32 ? 32 : 16;
   const fb = ctx.fb;
   const bitOperand = i.entry!.operands[1];
@@ -144,6 +187,30 @@ export function bitTest(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
   else { bit(); fb.op(Op.I32_XOR); }
   fb.set(ctx.R);
   ctx.setReg(size, i.rm, ctx.R);
+  return Emitted.NEXT;
+}
+
+/**
+ * BT on memory (bits.ts): the bit offset of an immediate is taken modulo the operand size; a
+ * register's is signed and selects the word or dword at ea + (offset >> 4) * 2 / (offset >> 5) * 4.
+ */
+function bitTestMemory(ctx: EmitContext, i: BoundInsn): Emitted {
+  const size = i.o32 ? 32 : 16;
+  const fb = ctx.fb;
+  const immediate = i.entry!.operands[1].method === 'I';
+  effectiveAddress(ctx, i);
+  if (immediate) fb.i32(i.imm & (size - 1)).set(ctx.T);
+  else {
+    ctx.getReg(size, i.reg);
+    if (size === 16) fb.i32(16).op(Op.I32_SHL).i32(16).op(Op.I32_SHR_S);
+    fb.tee(ctx.T);
+    fb.i32(size === 32 ? 5 : 4).op(Op.I32_SHR_S).i32(size === 32 ? 2 : 1).op(Op.I32_SHL).get(ctx.OFF).op(Op.I32_ADD);
+    if (!i.a32) fb.i32(0xffff).op(Op.I32_AND);
+    fb.set(ctx.OFF);
+  }
+  load(ctx, i.seg, size);
+  fb.get(ctx.T).i32(size - 1).op(Op.I32_AND).op(Op.I32_SHR_U).i32(1).op(Op.I32_AND).set(ctx.B);
+  setFlagBits(ctx, CF, ctx.B);
   return Emitted.NEXT;
 }
 

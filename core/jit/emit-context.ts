@@ -346,6 +346,26 @@ export class EmitContext {
     this.dispatch();
   }
 
+  /**
+   * Before the block's last instruction when it runs into the next page, in flat 32-bit code
+   * with A20 on: the registers and flags stored, then, with paging, the crossing helper unless
+   * the TLB still maps the next page where its bytes were read (without paging it cannot move).
+   * Returns false in other modes: the instruction is then the crossing helper's alone.
+   */
+  checkTail(): boolean {
+    const tail = this.block.tail!;
+    if (!this.flat || !this.a20On || (this.block.key & 1) === 0) return false;
+    this.spillAll();
+    if (this.paging) {
+      const insn = this.block.insns[this.ord];
+      this.tlbMaps((this.block.eips[this.ord] + insn.length - tail.bytes) | 0, tail.phys & -4096);
+      this.fb.op(Op.I32_EQZ).if();
+      this.crossing();
+      this.fb.op(Op.END);
+    }
+    return true;
+  }
+
   /** Tail-calls the keyed dispatcher with the budget on the stack (a call-out that changed the mode returned to the run loop instead). */
   private dispatch(): void {
     this.fb.i32(this.block.key).returnCall(Import.DISPATCH);

@@ -44,6 +44,8 @@ const CAPACITY = 1 << 18;
  * to it, and its wasm code space runs out (a fatal error) with a few ten thousand live modules.
  */
 const MODULE_LIMIT = 4096;
+/** 2^32, to split the 53-bit tick count into two state words. */
+const TWO_32 = 0x100000000;
 
 /**
  * The JIT's run loop: at each block start it runs the block's translation if there is one
@@ -164,6 +166,9 @@ export class Jit {
     const cpu = this.cpu;
     const entered = cpu.retired;
     this.end = end;
+    const tscAtEnd = end + cpu.haltedTicks;
+    cpu.st[S.TSC_AT_END_LO] = tscAtEnd % TWO_32;
+    cpu.st[S.TSC_AT_END_HI] = Math.floor(tscAtEnd / TWO_32);
     try {
       cpu.retired = end - block.fn!(end - entered);
       return true;

@@ -40,7 +40,7 @@ function translateBlock(ctx: EmitContext, block: Block, index: number, recordBas
     ctx.ord = k;
     ctx.stored = false;
     const insn = block.insns[k];
-    if (k === n - 1 && block.tail !== null) {
+    if (k === n - 1 && block.tail !== null && !ctx.checkTail()) {
       ctx.crossing();
       return;
     }

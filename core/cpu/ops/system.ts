@@ -22,7 +22,8 @@ const CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000;
 /** CR0 bits an i686 implements; writes to the others are ignored, and ET is hardwired to 1 since the P6. */
 const CR0_WRITABLE = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 /** CR4.OSFXSR: the OS uses FXSAVE/FXRSTOR (it would enable the SSE state, which we do not have). */
-const CR4_TSD = 0x4, CR4_OSFXSR = 0x200;
+export const CR4_TSD = 0x4;
+const CR4_OSFXSR = 0x200;
 /** CR4 bits of features we implement; setting any other is setting a reserved bit, #GP(0). */
 const CR4_WRITABLE = CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR;
 /** Control-register bits whose change makes every cached translation stale. */
