@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Dispatcher, jumpCacheSet } from '../core/jit/dispatch.js';
+import { Dispatcher, GLOBAL_STAMP, jumpCacheSet } from '../core/jit/dispatch.js';
 import { BLOCK_TYPE, LEFT } from '../core/jit/emit-context.js';
 import { FunctionBody, ModuleBuilder, Op, ValType } from '../core/jit/wasm-emitter.js';
 import { S, Seg } from '../core/cpu/state-layout.js';
@@ -46,11 +46,12 @@ describe('JIT dispatcher jump cache', () => {
     dispatcher = new Dispatcher(memory, JUMP_CACHE_AT);
   });
 
-  function remembered(eips: number[]): void {
+  /** Blocks 1, 2, ... at `eips`, remembered in the current mapping (of a global page with `global`). */
+  function remembered(eips: number[], global = false): void {
     eips.forEach((eip, k) => {
       const block = fakeBlock(memory, eip, k + 1);
       dispatcher.add(block);
-      dispatcher.remember(block, eip, st[S.MAPPING_EPOCH]);
+      dispatcher.remember(block, eip, global ? st[S.GLOBAL_EPOCH] | GLOBAL_STAMP : st[S.MAPPING_EPOCH]);
     });
   }
 
@@ -78,6 +79,27 @@ describe('JIT dispatcher jump cache', () => {
     expect(dispatchTo(a + 0x10)).to.equal(1000);
     st[S.MAPPING_EPOCH]++;
     expect(dispatchTo(a)).to.equal(1000);
+  });
+
+  it('keeps a global page\'s entry across a CR3 load (MAPPING_EPOCH), not across a paging change (GLOBAL_EPOCH)', () => {
+    const [a] = sameSet(1);
+    remembered([a], true);
+    st[S.MAPPING_EPOCH]++;
+    expect(dispatchTo(a)).to.equal(1001);
+    st[S.GLOBAL_EPOCH]++;
+    expect(dispatchTo(a)).to.equal(1000);
+  });
+
+  it('INVLPG forgets the entries of its pages only, global or not', () => {
+    const [a, b] = sameSet(2);
+    remembered([a, b], true);
+    dispatcher.forgetPages(a >>> 12, 1);
+    expect(dispatchTo(a)).to.equal(1000);
+    expect(dispatchTo(b)).to.equal(b >>> 12 === a >>> 12 ? 1000 : 1002);
+    const [c] = sameSet(3).slice(2);
+    remembered([c]);
+    dispatcher.forgetPages((c >>> 12) - 3, 8);
+    expect(dispatchTo(c)).to.equal(1000);
   });
 
   it('follows the code segment base: the entry is by linear address and EIP', () => {

@@ -247,6 +247,23 @@ describe('paging (32-bit, two-level)', () => {
       .to.deep.equal(['aaaa', 'bbbb', 'aaaa', 'aaaa', 'bbbb']);
   });
 
+  it('the JIT\'s epochs: a CR3 load moves MAPPING_EPOCH only, CR0.PG both; INVLPG moves neither but reports its page', () => {
+    const { h } = paged([0xf4], 0, 0x80);
+    h.run();
+    const st = h.cpu.st;
+    const flushed: [number, number][] = [];
+    h.cpu.paging.onFlushPages = (first, count) => flushed.push([first, count]);
+    const epochs = (): number[] => [st[S.MAPPING_EPOCH], st[S.GLOBAL_EPOCH]];
+    const [mapping, global] = epochs();
+    continueWith(h, [0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0xf4]); // mov eax, cr3 / mov cr3, eax
+    expect(epochs()).to.deep.equal([mapping + 1, global]);
+    continueWith(h, [0x0f, 0x01, 0x3d, ...imm(0x401234), 0xf4]); // invlpg [0x401234]
+    expect(epochs()).to.deep.equal([mapping + 1, global]);
+    expect(flushed).to.deep.equal([[0x401, 1]]);
+    continueWith(h, [0x0f, 0x20, 0xc0, 0x25, ...imm(0x7fffffff), 0x0f, 0x22, 0xc0, 0xf4]); // paging off
+    expect(epochs()).to.deep.equal([mapping + 2, global + 1]);
+  });
+
   it('without CR4.PGE the G bit is ignored: a CR3 reload drops the page', () => {
     const { h } = paged([0xf4]);
     put32(h, PT1, FRAME_A | G | P | RW);

@@ -1,6 +1,6 @@
 import { decode, ByteSource, Insn } from '../decoder/decoder.js';
 import { MemoryBus } from '../mmu/memory-bus.js';
-import { Paging } from '../mmu/paging.js';
+import { mappingsMoved, Paging } from '../mmu/paging.js';
 import type { IoBus } from '../../devices/bus/io-bus.js';
 import { Reg, S, Seg, STATE_BASE } from './state-layout.js';
 import { fault, Vec } from './faults.js';
@@ -75,10 +75,12 @@ export class Cpu implements ByteSource {
 
   /** Power-on state, as after RESET: real mode, CS:IP = F000:FFF0 with base FFFF0000. */
   reset(): void {
-    // The mapping epoch only ever moves on: a translation remembered before the reset must not match after it.
-    const epoch = this.st[S.MAPPING_EPOCH];
+    // The mapping epochs only ever move on: a translation remembered before the reset must not match after it.
+    const epoch = this.st[S.MAPPING_EPOCH], globalEpoch = this.st[S.GLOBAL_EPOCH];
     this.st.fill(0);
-    this.st[S.MAPPING_EPOCH] = epoch + 1;
+    this.st[S.MAPPING_EPOCH] = epoch;
+    this.st[S.GLOBAL_EPOCH] = globalEpoch;
+    mappingsMoved(this.st);
     this.st[S.EFLAGS] = EFLAGS_FIXED;
     this.st[S.CR0] = CR0_ET | 0x60000000;
     this.st[S.A20_MASK] = -1;

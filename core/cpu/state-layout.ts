@@ -85,8 +85,9 @@ export const enum S {
   /** R0-R7, three words each: significand bits 0-31, bits 32-63, sign/exponent (16 bits). */
   FPU_REGS = 87,   // 24 words
   /**
-   * Bumped whenever linear-to-physical translations may change (a TLB flush of any kind, an A20
-   * change): what the JIT's jump cache checks its entries against (core/jit/dispatch.ts).
+   * Bumped whenever linear-to-physical translations may change but those of global pages
+   * (a CR3 load; GLOBAL_EPOCH's events too): what the JIT's jump cache checks its entries
+   * against (core/jit/dispatch.ts). INVLPG bumps neither: the jump cache forgets that page.
    */
   MAPPING_EPOCH = 111,
   /** 1 while the deprivileging monitor runs the guest's ring 0 at CPL 1 (core/vmm): part of the JIT's mode key. */
@@ -97,4 +98,6 @@ export const enum S {
    */
   TSC_AT_END_LO = 113,
   TSC_AT_END_HI = 114,
+  /** Bumped (with MAPPING_EPOCH) when every translation may change: paging mode changes, A20, reset. */
+  GLOBAL_EPOCH = 115,
 }

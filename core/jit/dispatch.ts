@@ -16,6 +16,8 @@ export const JUMP_CACHE_BYTES = (1 << SET_BITS) * SET_BYTES;
 /** Fibonacci hashing: the top bits of lin * 2^32/phi spread nearby and page-aligned addresses alike. */
 const GOLDEN = 0x9e3779b1 | 0;
 const KEY_BITS = 10;
+/** Bit 31 of an entry's epoch word marks a global page's entry, whose epoch is S.GLOBAL_EPOCH (epochs stay below 2^30). */
+export const GLOBAL_STAMP = 1 << 31;
 /** The key of an empty entry: no mode key has every bit set (CPL 3 is never deprivileged). */
 const EMPTY_KEY = (1 << KEY_BITS) - 1;
 
@@ -29,8 +31,10 @@ const EMPTY_KEY = (1 << KEY_BITS) - 1;
  * block start to the block's *home slot* in a table that only the dispatcher's instance
  * imports, so filling it stays cheap (V8 keeps a dispatch copy of a table per importing
  * instance: see links.ts). An entry counts only with the current mode key and mapping epoch
- * (S.MAPPING_EPOCH: every TLB flush and A20 change bumps it), so it names the block the run loop
- * would find by translating the address now. The run loop fills an entry each time it starts a
+ * (S.MAPPING_EPOCH, which a CR3 load, a paging mode change, A20 and reset bump; an entry for a
+ * global page carries S.GLOBAL_EPOCH instead, which a CR3 load leaves), so it names the block
+ * the run loop would find by translating the address now; INVLPG makes it forget the entries
+ * of that page (forgetPages) instead of moving an epoch. The run loop fills an entry each time it starts a
  * compiled block. Home slots are never reused: a dropped block's slot returns to the run loop,
  * so a stale entry can never start another block.
  */
@@ -46,6 +50,8 @@ export class Dispatcher {
   private readonly toRunLoop: (left: number) => number;
   private readonly entries: Int32Array;
   private slots = 0;
+  /** The entries (word indices) remembered per linear page, for forgetPages; some may have moved on. */
+  private readonly byPage = new Map<number, number[]>();
 
   constructor(memory: WebAssembly.Memory, offset: number) {
     this.home = new WebAssembly.Table({ initial: 1024, element: 'anyfunc' });
@@ -88,16 +94,37 @@ export class Dispatcher {
     const k = jumpCacheSet(lin) * (SET_BYTES >> 2);
     const e = this.entries;
     const w = ENTRY_BYTES >> 2;
-    if (e[k] !== lin || e[k + 1] !== block.eip) e.copyWithin(k + w, k, k + w);
+    if (e[k] !== lin || e[k + 1] !== block.eip) {
+      e.copyWithin(k + w, k, k + w);
+      this.note(e[k + w] >>> 12, k + w);
+      this.note(lin >>> 12, k);
+    }
     e[k] = lin;
     e[k + 1] = block.eip;
     e[k + 2] = epoch;
     e[k + 3] = block.key | (block.homeSlot << KEY_BITS);
   }
 
+  private note(page: number, at: number): void {
+    const list = this.byPage.get(page);
+    if (list === undefined) this.byPage.set(page, [at]); else if (!list.includes(at)) list.push(at);
+  }
+
+  /** INVLPG: forgets the entries of linear pages [first, first + count). */
+  forgetPages(first: number, count: number): void {
+    const e = this.entries;
+    for (let page = first; page < first + count; page++) {
+      const list = this.byPage.get(page);
+      if (list === undefined) continue;
+      for (const at of list) if (e[at] >>> 12 === page) e[at + 3] = EMPTY_KEY;
+      this.byPage.delete(page);
+    }
+  }
+
   /** Forgets every entry. */
   clear(): void {
     for (let k = 3; k < this.entries.length; k += 4) this.entries[k] = EMPTY_KEY;
+    this.byPage.clear();
   }
 }
 
@@ -145,17 +172,18 @@ function dispatchBody(keyed: number): FunctionBody {
 function keyedDispatchBody(offset: number): FunctionBody {
   const fb = new FunctionBody(2);
   const KEY = 1;
-  const EIP = fb.local(), LIN = fb.local(), AT = fb.local(), EPOCH = fb.local();
+  const EIP = fb.local(), LIN = fb.local(), AT = fb.local(), EPOCH = fb.local(), GLOBAL = fb.local(), STAMP = fb.local();
   const load = (index: number): FunctionBody => fb.i32(0).mem(Op.I32_LOAD, word(index));
   load(S.EIP).tee(EIP);
   load(S.SEG_BASE + Seg.CS).op(Op.I32_ADD).tee(LIN)
     .i32(GOLDEN).op(Op.I32_MUL).i32(32 - SET_BITS).op(Op.I32_SHR_U).i32(Math.log2(SET_BYTES)).op(Op.I32_SHL).set(AT);
   load(S.MAPPING_EPOCH).set(EPOCH);
+  load(S.GLOBAL_EPOCH).i32(GLOBAL_STAMP).op(Op.I32_OR).set(GLOBAL);
   for (const way of [0, ENTRY_BYTES]) {
     const at = offset + way;
     fb.get(AT).mem(Op.I32_LOAD, at).get(LIN).op(Op.I32_EQ)
       .get(AT).mem(Op.I32_LOAD, at + 4).get(EIP).op(Op.I32_EQ).op(Op.I32_AND)
-      .get(AT).mem(Op.I32_LOAD, at + 8).get(EPOCH).op(Op.I32_EQ).op(Op.I32_AND)
+      .get(AT).mem(Op.I32_LOAD, at + 8).tee(STAMP).get(EPOCH).op(Op.I32_EQ).get(STAMP).get(GLOBAL).op(Op.I32_EQ).op(Op.I32_OR).op(Op.I32_AND)
       .get(AT).mem(Op.I32_LOAD, at + 12).i32((1 << KEY_BITS) - 1).op(Op.I32_AND).get(KEY).op(Op.I32_EQ).op(Op.I32_AND)
       .if()
       .get(LEFT).get(AT).mem(Op.I32_LOAD, at + 12).i32(KEY_BITS).op(Op.I32_SHR_U).returnCallIndirect(BLOCK_TYPE)

@@ -6,7 +6,7 @@ import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
 import { A20_ON_KEY, Block, codePhys, discoverBlock, FLAT_KEY, modeKey, PAGING_KEY, relativeTarget, samePagePhys } from './block.js';
 import { BlockCache } from './block-cache.js';
-import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
+import { Dispatcher, GLOBAL_STAMP, JUMP_CACHE_BYTES } from './dispatch.js';
 import { HelperExit } from './emit-context.js';
 import { Linker } from './links.js';
 import { lazyFlagCondition } from './lazy-flags.js';
@@ -86,6 +86,7 @@ export class Jit {
     this.cond = lazyFlagCondition(memory);
     this.dispatcher = new Dispatcher(memory, this.jumpCache);
     this.linker = this.newLinker();
+    cpu.paging.onFlushPages = (first, count) => this.dispatcher.forgetPages(first, count);
     this.cache.onDrop = (block) => {
       if (block === this.running) this.runningInvalidated = true;
       if (block.fn !== null) {
@@ -111,16 +112,19 @@ export class Jit {
     let end = cpu.retired + budget;
     interpreter.stopRequested = false;
     // Long before the mapping epoch could wrap around to an old entry's, the jump cache starts afresh.
-    if (st[S.MAPPING_EPOCH] >>> 30 !== 0) {
+    if ((st[S.MAPPING_EPOCH] | st[S.GLOBAL_EPOCH]) >>> 30 !== 0) {
       this.dispatcher.clear();
       st[S.MAPPING_EPOCH] = 0;
+      st[S.GLOBAL_EPOCH] = 0;
     }
     while (cpu.retired < end) {
       if (interpreter.stopRequested) return StopReason.STOPPED;
       const block = this.special() ? null : this.blockAtEip();
       if (block !== null && block.fn !== null && block.insns.length <= end - cpu.retired
         && block.lastByte >>> 0 <= st[S.SEG_LIMIT + Seg.CS] >>> 0) {
-        this.dispatcher.remember(block, (st[S.SEG_BASE + Seg.CS] + block.eip) | 0, st[S.MAPPING_EPOCH]);
+        const lin = (st[S.SEG_BASE + Seg.CS] + block.eip) | 0;
+        const global = cpu.pagingOn && cpu.paging.isGlobal(lin);
+        this.dispatcher.remember(block, lin, global ? st[S.GLOBAL_EPOCH] | GLOBAL_STAMP : st[S.MAPPING_EPOCH]);
         if (!this.runBlock(block, end)) end--;
         continue;
       }

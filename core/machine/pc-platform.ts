@@ -1,6 +1,7 @@
 import type { Cpu } from '../cpu/cpu.js';
 import type { Interpreter } from '../cpu/interpreter.js';
 import { S } from '../cpu/state-layout.js';
+import { mappingsMoved } from '../mmu/paging.js';
 import type { MemoryBus } from '../mmu/memory-bus.js';
 import type { IoBus } from '../../devices/bus/io-bus.js';
 import { LocalApic, LOCAL_APIC_VERSION } from '../../devices/local-apic.js';
@@ -94,7 +95,7 @@ export class PcPlatform {
     };
     this.ps2.onA20Change((enabled) => {
       cpu.st[S.A20_MASK] = enabled ? -1 : A20_OFF_MASK;
-      cpu.st[S.MAPPING_EPOCH]++;
+      mappingsMoved(cpu.st);
     });
   }
 

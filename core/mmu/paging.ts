@@ -60,6 +60,12 @@ const EMPTY = -1;
 /** The four PDPTE registers (low, high dword each), after the TLB. */
 export const PDPTE_BASE = TLB_BASE + TLB_ENTRIES * 8;
 
+/** Every linear-to-physical translation may have changed (paging mode, A20, reset): both epochs move on. */
+export function mappingsMoved(st: Int32Array): void {
+  st[S.MAPPING_EPOCH]++;
+  st[S.GLOBAL_EPOCH]++;
+}
+
 /**
  * 32-bit two-level paging (SDM Vol. 3A 4.3) with 4 KiB pages, 4 MiB pages under CR4.PSE and
  * global pages under CR4.PGE, and PAE paging (4.4) under CR4.PAE: four PDPTE registers loaded
@@ -114,6 +120,13 @@ export class Paging {
     const entry = this.tlb[slot * 2 + 1];
     if (this.tlb[slot * 2] === page && (entry & need) === need) return (entry & FRAME_MASK) | (lin & OFFSET_MASK);
     return this.walk(lin, write, user);
+  }
+
+  /** Whether the TLB holds the page of a linear address as global (a CR3 load keeps it). */
+  isGlobal(lin: number): boolean {
+    const page = lin >>> PAGE_SHIFT;
+    const slot = page & SLOT_MASK;
+    return this.tlb[slot * 2] === page && (this.tlb[slot * 2 + 1] & TLB_GLOBAL) !== 0;
   }
 
   /**
@@ -259,9 +272,12 @@ export class Paging {
     }
   }
 
+  /** Told the linear pages [first, first + count) INVLPG forgot (the JIT's jump cache forgets them too). */
+  onFlushPages: ((first: number, count: number) => void) | null = null;
+
   /** Forgets every translation (paging turned on or off, CR0.WP, CR4.PSE, CR4.PAE or CR4.PGE changed). */
   flushAll(): void {
-    this.st[S.MAPPING_EPOCH]++;
+    mappingsMoved(this.st);
     for (let k = 0; k < this.tlb.length; k += 2) this.tlb[k] = EMPTY;
     this.largeCached = false;
   }
@@ -280,13 +296,16 @@ export class Paging {
    * 4 MiB (2 MiB under PAE) page, that is the whole large page: every piece of it cached.
    */
   flushPage(lin: number): void {
-    this.st[S.MAPPING_EPOCH]++;
     const tlb = this.tlb;
     const page = lin >>> PAGE_SHIFT;
     if (tlb[(page & SLOT_MASK) * 2] === page) tlb[(page & SLOT_MASK) * 2] = EMPTY;
-    if (!this.largeCached) return;
+    if (!this.largeCached) {
+      this.onFlushPages?.(page, 1);
+      return;
+    }
     const pages = (this.st[S.CR4] & CR4_PAE) !== 0 ? 512 : 1024;
     const first = page & -pages;
+    this.onFlushPages?.(first, pages);
     for (let p = first; p < first + pages; p++) {
       const k = (p & SLOT_MASK) * 2;
       if (tlb[k] === p && (tlb[k + 1] & TLB_LARGE) !== 0) tlb[k] = EMPTY;
