@@ -282,7 +282,7 @@ export class Paging {
     this.largeCached = false;
   }
 
-  /** A CR3 load: forgets every translation but the global ones. */
+  /** A CR3 load: forgets every translation but the global ones (MAPPING_EPOCH moves, GLOBAL_EPOCH stays). */
   flushNonGlobal(): void {
     this.st[S.MAPPING_EPOCH]++;
     const tlb = this.tlb;
@@ -293,7 +293,8 @@ export class Paging {
 
   /**
    * INVLPG: forgets the translation of one page, global or not. When the address lies in a
-   * 4 MiB (2 MiB under PAE) page, that is the whole large page: every piece of it cached.
+   * 4 MiB (2 MiB under PAE) page, that is the whole large page: every piece of it cached. The
+   * pages go to onFlushPages; no epoch moves.
    */
   flushPage(lin: number): void {
     const tlb = this.tlb;
