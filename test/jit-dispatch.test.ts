@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Dispatcher, GLOBAL_STAMP, jumpCacheSet } from '../core/jit/dispatch.js';
+import { Dispatcher, jumpCacheSet } from '../core/jit/dispatch.js';
 import { BLOCK_TYPE, LEFT } from '../core/jit/emit-context.js';
 import { FunctionBody, ModuleBuilder, Op, ValType } from '../core/jit/wasm-emitter.js';
 import { S, Seg } from '../core/cpu/state-layout.js';
@@ -51,7 +51,7 @@ describe('JIT dispatcher jump cache', () => {
     eips.forEach((eip, k) => {
       const block = fakeBlock(memory, eip, k + 1);
       dispatcher.add(block);
-      dispatcher.remember(block, eip, global ? st[S.GLOBAL_EPOCH] | GLOBAL_STAMP : st[S.MAPPING_EPOCH]);
+      dispatcher.remember(block, eip, global);
     });
   }
 

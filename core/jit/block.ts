@@ -15,6 +15,10 @@ export const MAX_BLOCK_INSNS = 64;
  * The CPU mode a translation depends on: code and stack size, CPL, paging, protected and V86
  * mode. Operand/address size prefixes are per instruction and decoded into the block.
  */
+/** The mode-key bits of 32-bit code and of a 32-bit stack. */
+export const CODE32_KEY = 1 << 0, STACK32_KEY = 1 << 1;
+/** The CPL a mode key holds (bits 2-3). */
+export const keyCpl = (key: number): number => (key >> 2) & 3;
 /** The mode-key bit of paging on. */
 export const PAGING_KEY = 1 << 4;
 /** The mode-key bit of deprivileged guest ring-0 code (the monitor's callouts are compiled in). */
@@ -91,6 +95,8 @@ export class Block {
   }
   /** Offset of the block's last byte: the CS limit must cover it. */
   get lastByte(): number { const k = this.insns.length - 1; return this.eips[k] + this.insns[k].length - 1; }
+  /** With a tail: the offset of its first byte, the start of the next page (unwrapped in 16-bit code). */
+  get tailEip(): number { return this.lastByte + 1 - this.tail!.bytes; }
 }
 
 /**

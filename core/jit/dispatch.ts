@@ -1,6 +1,6 @@
 import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
 import { BLOCK_TYPE, LEFT, word } from './emit-context.js';
-import { S, Seg } from '../cpu/state-layout.js';
+import { S, Seg, STATE_BYTES } from '../cpu/state-layout.js';
 import { A20_ON_KEY, FLAT_KEY, FLAT_FLAGS, FLAT_FLAGS_MASK, FLAT_SEGMENTS, type Block } from './block.js';
 
 /**
@@ -17,7 +17,7 @@ export const JUMP_CACHE_BYTES = (1 << SET_BITS) * SET_BYTES;
 const GOLDEN = 0x9e3779b1 | 0;
 const KEY_BITS = 10;
 /** Bit 31 of an entry's epoch word marks a global page's entry, whose epoch is S.GLOBAL_EPOCH (epochs stay below 2^30). */
-export const GLOBAL_STAMP = 1 << 31;
+const GLOBAL_STAMP = 1 << 31;
 /** The key of an empty entry: no mode key has every bit set (CPL 3 is never deprivileged). */
 const EMPTY_KEY = (1 << KEY_BITS) - 1;
 
@@ -49,6 +49,8 @@ export class Dispatcher {
   private readonly home: WebAssembly.Table;
   private readonly toRunLoop: (left: number) => number;
   private readonly entries: Int32Array;
+  /** The state block (at memory offset 0), for the epochs. */
+  private readonly state: Int32Array;
   private slots = 0;
   /** The entries (word indices) remembered per linear page, for forgetPages; some may have moved on. */
   private readonly byPage = new Map<number, number[]>();
@@ -68,6 +70,7 @@ export class Dispatcher {
     this.dispatchKeyed = instance.exports.dispatchKeyed as (left: number, key: number) => number;
     this.toRunLoop = instance.exports.toRunLoop as (left: number) => number;
     this.entries = new Int32Array(memory.buffer, offset, JUMP_CACHE_BYTES >> 2);
+    this.state = new Int32Array(memory.buffer, 0, STATE_BYTES >> 2);
     this.clear();
   }
 
@@ -87,10 +90,10 @@ export class Dispatcher {
 
   /**
    * Remembers that the compiled block `block` starts at linear address `lin` in the current mode
-   * and mapping: in the set's first way, the entry there moving to the second (least recently
-   * remembered out).
+   * and mapping (on a page the TLB holds as `global`, which a CR3 load keeps): in the set's first
+   * way, the entry there moving to the second (least recently remembered out).
    */
-  remember(block: Block, lin: number, epoch: number): void {
+  remember(block: Block, lin: number, global: boolean): void {
     const k = jumpCacheSet(lin) * (SET_BYTES >> 2);
     const e = this.entries;
     const w = ENTRY_BYTES >> 2;
@@ -101,7 +104,7 @@ export class Dispatcher {
     }
     e[k] = lin;
     e[k + 1] = block.eip;
-    e[k + 2] = epoch;
+    e[k + 2] = global ? this.state[S.GLOBAL_EPOCH] | GLOBAL_STAMP : this.state[S.MAPPING_EPOCH];
     e[k + 3] = block.key | (block.homeSlot << KEY_BITS);
   }
 

@@ -1,7 +1,7 @@
 import { FunctionBody, Op, ValType } from './wasm-emitter.js';
 import { S } from '../cpu/state-layout.js';
 import { AF, ARITH_FLAGS, CF, LazyOp, OF, PF, SF, ZF } from '../cpu/flags.js';
-import { A20_ON_KEY, FLAT_KEY, PAGING_KEY, samePagePhys, type Block } from './block.js';
+import { A20_ON_KEY, CODE32_KEY, FLAT_KEY, keyCpl, PAGING_KEY, samePagePhys, STACK32_KEY, type Block } from './block.js';
 import { TLB_BASE, TLB_ENTRIES, TLB_NOT_RAM, TLB_SLOT_BYTES, TLB_USER } from '../mmu/paging.js';
 import type { SlotFor } from './translate.js';
 
@@ -114,9 +114,11 @@ export class EmitContext {
       this.FA, this.FB, this.FR, this.FC, this.FCF, this.FOF] = Array.from({ length: 19 }, () => this.fb.local(ValType.I32));
   }
 
-  get stack32(): boolean { return (this.block.key & 2) !== 0; }
+  get code32(): boolean { return (this.block.key & CODE32_KEY) !== 0; }
+  get stack32(): boolean { return (this.block.key & STACK32_KEY) !== 0; }
+  get cpl(): number { return keyCpl(this.block.key); }
   get paging(): boolean { return (this.block.key & PAGING_KEY) !== 0; }
-  get user(): boolean { return ((this.block.key >> 2) & 3) === 3; }
+  get user(): boolean { return this.cpl === 3; }
   get flat(): boolean { return (this.block.key & FLAT_KEY) !== 0; }
   get a20On(): boolean { return (this.block.key & A20_ON_KEY) !== 0; }
 
@@ -353,12 +355,10 @@ export class EmitContext {
    * Returns false in other modes: the instruction is then the crossing helper's alone.
    */
   checkTail(): boolean {
-    const tail = this.block.tail!;
-    if (!this.flat || !this.a20On || (this.block.key & 1) === 0) return false;
+    if (!this.flat || !this.a20On || !this.code32) return false;
     this.spillAll();
     if (this.paging) {
-      const insn = this.block.insns[this.ord];
-      this.tlbMaps((this.block.eips[this.ord] + insn.length - tail.bytes) | 0, tail.phys & -4096);
+      this.tlbMaps(this.block.tailEip | 0, this.block.tail!.phys & -4096);
       this.fb.op(Op.I32_EQZ).if();
       this.crossing();
       this.fb.op(Op.END);

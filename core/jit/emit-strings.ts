@@ -79,13 +79,11 @@ function repRun(ctx: EmitContext, i: BoundInsn, key: string): Emitted {
   ctx.spillAll();
   fb.block().block();
   state(Reg.ECX);
-  fb.op(Op.I32_EQZ).brIf(1);
-  state(Reg.ECX);
-  fb.i32(REP_CHUNK).op(Op.I32_GT_U);
+  fb.tee(LENGTH).op(Op.I32_EQZ).brIf(1);
+  fb.get(LENGTH).i32(REP_CHUNK).op(Op.I32_GT_U);
   state(S.EFLAGS);
   fb.i32(DF).op(Op.I32_AND).op(Op.I32_OR).brIf(0);
-  state(Reg.ECX);
-  fb.i32(bytes).op(Op.I32_MUL).set(LENGTH);
+  fb.get(LENGTH).i32(bytes).op(Op.I32_MUL).set(LENGTH);
   state(Reg.EDI);
   fb.set(ctx.V);
   flatRunPhys(ctx, ctx.V, LENGTH, true);

@@ -19,7 +19,7 @@ export function rdtsc(ctx: EmitContext, _i: BoundInsn): Emitted {
     load(hi); fb.op(Op.I64_EXTEND_I32_U).i64(32).op(Op.I64_SHL);
     load(lo); fb.op(Op.I64_EXTEND_I32_U).op(Op.I64_OR);
   };
-  if (((ctx.block.key >> 2) & 3) !== 0) {
+  if (ctx.cpl !== 0) {
     load(S.CR4);
     fb.i32(CR4_TSD).op(Op.I32_AND).if();
     ctx.helperOnSlowPath();

@@ -4,9 +4,9 @@ import { IF, RF, TF } from '../cpu/flags.js';
 import { Interpreter, StopReason } from '../cpu/interpreter.js';
 import { Reg, S, Seg } from '../cpu/state-layout.js';
 import { locateUnsupported } from '../cpu/unsupported.js';
-import { A20_ON_KEY, Block, codePhys, discoverBlock, FLAT_KEY, modeKey, PAGING_KEY, relativeTarget, samePagePhys } from './block.js';
+import { A20_ON_KEY, Block, codePhys, discoverBlock, FLAT_KEY, keyCpl, modeKey, PAGING_KEY, relativeTarget, samePagePhys } from './block.js';
 import { BlockCache } from './block-cache.js';
-import { Dispatcher, GLOBAL_STAMP, JUMP_CACHE_BYTES } from './dispatch.js';
+import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
 import { HelperExit } from './emit-context.js';
 import { Linker } from './links.js';
 import { lazyFlagCondition } from './lazy-flags.js';
@@ -123,8 +123,7 @@ export class Jit {
       if (block !== null && block.fn !== null && block.insns.length <= end - cpu.retired
         && block.lastByte >>> 0 <= st[S.SEG_LIMIT + Seg.CS] >>> 0) {
         const lin = (st[S.SEG_BASE + Seg.CS] + block.eip) | 0;
-        const global = cpu.pagingOn && cpu.paging.isGlobal(lin);
-        this.dispatcher.remember(block, lin, global ? st[S.GLOBAL_EPOCH] | GLOBAL_STAMP : st[S.MAPPING_EPOCH]);
+        this.dispatcher.remember(block, lin, cpu.pagingOn && cpu.paging.isGlobal(lin));
         if (!this.runBlock(block, end)) end--;
         continue;
       }
@@ -249,7 +248,7 @@ export class Jit {
         this.callout(record, left);
         const { block, ord } = record;
         // Bytes of the instruction lie in the next page: it must still map where they were read.
-        const pageStart = block.eips[ord] + block.insns[ord].length - block.tail!.bytes;
+        const pageStart = block.tailEip;
         if (codePhys(cpu, block.insns[ord].default32 ? pageStart | 0 : pageStart & 0xffff) !== block.tail!.phys) {
           st[S.EIP] = block.eips[ord];
           return HelperExit.NOT_RUN;
@@ -316,7 +315,7 @@ export class Jit {
     if (phys < 0) {
       if ((from.key & (FLAT_KEY | A20_ON_KEY)) !== (FLAT_KEY | A20_ON_KEY)) return null;
       if ((from.key & PAGING_KEY) !== 0) {
-        frame = this.cpu.paging.cachedFrame(eip, ((from.key >> 2) & 3) === 3);
+        frame = this.cpu.paging.cachedFrame(eip, keyCpl(from.key) === 3);
         if (frame < 0) return null;
         phys = frame | (eip & 0xfff);
       } else phys = eip;

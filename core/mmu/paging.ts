@@ -124,9 +124,8 @@ export class Paging {
 
   /** Whether the TLB holds the page of a linear address as global (a CR3 load keeps it). */
   isGlobal(lin: number): boolean {
-    const page = lin >>> PAGE_SHIFT;
-    const slot = page & SLOT_MASK;
-    return this.tlb[slot * 2] === page && (this.tlb[slot * 2 + 1] & TLB_GLOBAL) !== 0;
+    const k = this.heldFrameWord(lin);
+    return k >= 0 && (this.tlb[k] & TLB_GLOBAL) !== 0;
   }
 
   /**
@@ -135,11 +134,16 @@ export class Paging {
    * checks at run time that the TLB still says so).
    */
   cachedFrame(lin: number, user: boolean): number {
-    const page = lin >>> PAGE_SHIFT;
-    const slot = page & SLOT_MASK;
-    const entry = this.tlb[slot * 2 + 1];
+    const k = this.heldFrameWord(lin);
     const need = user ? TLB_USER : 0;
-    return this.tlb[slot * 2] === page && (entry & (need | TLB_NOT_RAM)) === need ? entry & FRAME_MASK : -1;
+    return k >= 0 && (this.tlb[k] & (need | TLB_NOT_RAM)) === need ? this.tlb[k] & FRAME_MASK : -1;
+  }
+
+  /** The index in `tlb` of the frame word for the page of a linear address, or -1 when the TLB does not hold it. */
+  private heldFrameWord(lin: number): number {
+    const page = lin >>> PAGE_SHIFT;
+    const k = (page & SLOT_MASK) * 2;
+    return this.tlb[k] === page ? k + 1 : -1;
   }
 
   /** Walks the paging structures of the current mode; see finishWalk. */
