@@ -59,7 +59,7 @@ export class Block {
   hits = 0;
   /** The compiled function: runs the block (and the blocks chained to it) with a budget, returns the budget left. */
   fn: ((left: number) => number) | null = null;
-  /** Its exits to constant EIPs in its page (entry-table slots), and the exits of other blocks linked to it. */
+  /** Its exits to constant EIPs outside its group (entry-table slots), and the exits of other blocks linked to it. */
   readonly exits: ExitLink[] = [];
   readonly incoming: ExitLink[] = [];
   /** Next block with the same physical start (another EIP or mode). */
@@ -100,9 +100,9 @@ export class Block {
 }
 
 /**
- * An exit of a translated block to a constant EIP in the same page: its slot in its module's
- * entry table (a generation's) holds the target block's function once that is compiled, else a
- * function returning to the run loop.
+ * An exit of a translated block to a constant EIP (in its page, or in another behind a TLB
+ * check): its slot in its module's entry table (a generation's) holds the target block's
+ * function once that is compiled, else the dispatcher.
  */
 export interface ExitLink {
   readonly generation: Generation;
