@@ -28,13 +28,18 @@ export class Bytes {
   length = 0;
 
   byte(b: number): this {
-    if (this.length === this.buf.length) {
-      const bigger = new Uint8Array(this.buf.length * 2);
-      bigger.set(this.buf);
-      this.buf = bigger;
-    }
+    if (this.length === this.buf.length) this.reserve(1);
     this.buf[this.length++] = b;
     return this;
+  }
+  /** Makes room for `n` more bytes. */
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.buf.subarray(0, this.length));
+    this.buf = bigger;
   }
   u32(v: number): this {
     v >>>= 0;
@@ -56,7 +61,9 @@ export class Bytes {
     }
   }
   append(other: Bytes): this {
-    for (let k = 0; k < other.length; k++) this.byte(other.buf[k]);
+    this.reserve(other.length);
+    this.buf.set(other.buf.subarray(0, other.length), this.length);
+    this.length += other.length;
     return this;
   }
   name(s: string): this {
