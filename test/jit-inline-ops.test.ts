@@ -94,6 +94,21 @@ describe('JIT inline DIV, BSWAP, BT on memory, CLD/STD, RDTSC and instructions a
     expect(outcome.regs[Reg.EBP] >>> 0).to.be.at.least(0xfffffff0);
   });
 
+  it('PAUSE runs through the helper: the stall it adds reaches a later RDTSC of the block', () => {
+    // rdtsc / mov esi, eax / pause / rdtsc / sub eax, esi / hlt
+    const outcome = same([0x0f, 0x31, 0x89, 0xc6, 0xf3, 0x90, 0x0f, 0x31, 0x29, 0xf0, 0xf4]);
+    expect(outcome.regs[Reg.EAX]).to.equal(3 + 140);
+  });
+
+  it('a loop of PAUSEs stops where the interpreter does, at any instruction limit', () => {
+    // mov ecx, 50 / l: pause / rdtsc / dec ecx / jnz l / hlt
+    const code = [0xb9, ...imm(50), 0xf3, 0x90, 0x0f, 0x31, 0x49, 0x75, 0xf9, 0xf4];
+    for (const limit of [2, 3, 7, 37, 100, 1000]) {
+      const outcome = same(code, { limit }, limit > 20 ? 1 : 0);
+      expect(outcome.instructions, `limit ${limit}`).to.equal(Math.min(limit, 1 + 50 * 4 + 1));
+    }
+  });
+
   it('RDTSC with CR4.TSD at CPL 0 runs; the check is for other privilege levels', () => {
     // mov eax, cr4 / or eax, 4 / mov cr4, eax / rdtsc / hlt
     same([0x0f, 0x20, 0xe0, 0x83, 0xc8, 0x04, 0x0f, 0x22, 0xe0, 0x0f, 0x31, 0xf4]);

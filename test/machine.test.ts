@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testMachine } from './support/jit-env.js';
 import { ROOT } from './support/cli.js';
+import { Reg } from '../core/cpu/state-layout.js';
 
 /** A flat 32-bit guest: `out 0x80, al` then a long run of NOPs and HLT. */
 function guestWithPortWrite(): Uint8Array {
@@ -38,6 +39,30 @@ describe('machine run loop and virtual time', () => {
     machine.runSync();
     // Scheduled at t = 0 for 100 instructions later (10 ns each): fires once 100 have retired.
     expect(firedAt).to.equal(100);
+  });
+
+  it('PAUSE stalls the CPU 140 instruction times: virtual time and the TSC move on', () => {
+    // out 0x80, al / pause / pause / rdtsc / out 0x80, al / hlt
+    const machine = machineRunning(Uint8Array.from([0xe6, 0x80, 0xf3, 0x90, 0xf3, 0x90, 0x0f, 0x31, 0xe6, 0x80, 0xf4]));
+    const seen: number[] = [];
+    machine.io.register(0x80, 1, { write8: () => seen.push(machine.scheduler.nowNs) }, 'probe');
+    machine.runSync();
+    expect(seen).to.deep.equal([0, (4 + 2 * 140) * 10]);
+    expect(machine.cpu.st[Reg.EAX]).to.equal(3 + 2 * 140);
+    expect(machine.cpu.retired).to.equal(6);
+  });
+
+  it('a PAUSE stall ends at the next timer event, which still fires at its exact time', () => {
+    // out 0x80, al / pause x 8 / hlt: the OUT asks for an event 500 instruction times on
+    const machine = machineRunning(Uint8Array.from([0xe6, 0x80, ...new Array(8).fill([0xf3, 0x90]).flat(), 0xf4]));
+    let fired: [number, number] | null = null;
+    machine.io.register(0x80, 1, {
+      write8: () => machine.scheduler.scheduleIn(500 * 10, () => { fired = [machine.virtualNs, machine.cpu.retired]; }, 'probe timer'),
+    }, 'probe');
+    machine.runSync();
+    // Three full stalls (141 instruction times each with the PAUSE's own), then one of 75 reaches
+    // the event at 5000 ns, after the OUT and four PAUSEs.
+    expect(fired).to.deep.equal([500 * 10, 5]);
   });
 
   it('is deterministic: the same guest gives the same output and instruction count', () => {

@@ -37,13 +37,20 @@ export class Cpu implements ByteSource {
   opLin = 0;
   /** Instructions retired, kept in a number (exact to 2^53) and mirrored into the state block. */
   retired = 0;
-  /** Instruction times spent halted (the machine skipped them to the next timer event), for the TSC. */
-  haltedTicks = 0;
+  /**
+   * Instruction times spent idle, for the TSC: halted (the machine skipped them to the next
+   * timer event) or stalled in PAUSE (onPause).
+   */
+  idleTicks = 0;
+  /** The retired count at which the running budget ends (Interpreter.run, Jit.run); a PAUSE stall uses budget too. */
+  runEnd = 0;
+  /** PAUSE (the spin-wait hint): the machine stalls the CPU for a while; without a machine it is a NOP. */
+  onPause: (() => void) | null = null;
   readonly insn = new Insn();
 
   /** Time-stamp counter ticks before offset: one per instruction time, running or halted. */
   get tscTicks(): number {
-    return this.retired + this.haltedTicks;
+    return this.retired + this.idleTicks;
   }
 
   readonly paging: Paging;
@@ -99,7 +106,7 @@ export class Cpu implements ByteSource {
     this.st[S.DR0 + 7] = 0x400;
     resetFpu(this.st);
     this.retired = 0;
-    this.haltedTicks = 0;
+    this.idleTicks = 0;
     this.apicBase = APIC_BASE_RESET;
     this.modelRegisters.clear();
     this.pagingChanged();

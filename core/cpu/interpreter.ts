@@ -118,17 +118,17 @@ export class Interpreter {
    */
   run(budget: number, untilBlockEnd = false): StopReason {
     const cpu = this.cpu;
-    let end = cpu.retired + budget;
+    cpu.runEnd = cpu.retired + budget;
     this.stopRequested = false;
     for (;;) {
       try {
-        return this.loop(end, untilBlockEnd);
+        return this.loop(untilBlockEnd);
       } catch (e) {
         if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, this.faultEip, e);
         if (!(e instanceof CpuFault)) throw e;
         // A delivered exception uses budget too, so a guest whose handler faults again and
         // again still returns control to the machine.
-        if (!this.deliverFault(e, this.faultEip, this.faultEsp)) end--;
+        if (!this.deliverFault(e, this.faultEip, this.faultEsp)) cpu.runEnd--;
         if (this.stopRequested) return StopReason.STOPPED;
       }
     }
@@ -169,12 +169,12 @@ export class Interpreter {
   }
 
   /** The instruction loop; a fault unwinds to run(), which delivers it and comes back. */
-  private loop(end: number, untilBlockEnd: boolean): StopReason {
+  private loop(untilBlockEnd: boolean): StopReason {
     const cpu = this.cpu;
     const st = cpu.st;
     const cache = this.cache;
     const [hot0, hot1, hot2, hot3, hot4, hot5] = this.hot;
-    while (cpu.retired < end) {
+    while (cpu.retired < cpu.runEnd) {
       if (st[S.INTR] !== 0 && (st[S.EFLAGS] & IF) !== 0 && st[S.INT_SHADOW] === 0) this.acceptInterrupt();
       if (st[S.HALTED] !== 0) return StopReason.HALTED;
       const start = st[S.EIP];
@@ -183,7 +183,7 @@ export class Interpreter {
       // TF, RF and breakpoints are rare: one flags test and one field test keep them off the fast path.
       const debugFlags = st[S.EFLAGS] & (TF | RF);
       const watched = debugFlags !== 0 || cpu.debugActive;
-      if (watched && this.executeBreakpoint(start)) { end--; continue; }
+      if (watched && this.executeBreakpoint(start)) { cpu.runEnd--; continue; }
       // With paging on, a fetch outside CS or from an absent page faults here, at the instruction's address.
       const phys = (cpu.pagingOn ? cpu.paging.translate(cpu.codeLinear(start), false) : st[S.SEG_BASE + Seg.CS] + start) & st[S.A20_MASK];
       let insn = cache.lookup(phys, st[S.CS_DEFAULT32] !== 0);

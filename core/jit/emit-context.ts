@@ -38,6 +38,11 @@ export const enum Import {
  * EIP; (crossing only) the next page maps elsewhere now, so the instruction did not run.
  */
 export const enum HelperExit { RUN_LOOP = 1, JUMPED = 2, NOT_RUN = 4 }
+/**
+ * A PAUSE's helper result carries, above the HelperExit bits, the instruction times the CPU
+ * stalled, which come out of the budget (EmitContext.pause).
+ */
+export const STALL_SHIFT = 3;
 
 /** Type index of every block function, (left: i32) -> i32: budget left on entry, budget left at exit. */
 export const BLOCK_TYPE = 0;
@@ -332,6 +337,23 @@ export class EmitContext {
     fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
     if (last) { this.left(this.ord + 1); this.dispatch(); }
   }
+  /**
+   * PAUSE through the helper: the machine may stall the CPU (Cpu.onPause), and the instruction
+   * times it stalled (the result >> STALL_SHIFT) come out of `left`, as out of the run loop's
+   * budget, so the chain ends where the interpreter's slice would: the block ends here when an
+   * exit bit is set or the rest of it no longer fits the budget.
+   */
+  pause(): void {
+    const fb = this.fb;
+    this.spillAll();
+    this.calloutArgs();
+    fb.call(Import.HELPER).tee(this.T);
+    fb.get(LEFT).get(this.T).i32(STALL_SHIFT).op(Op.I32_SHR_U).op(Op.I32_SUB).set(LEFT);
+    fb.get(this.T).i32((1 << STALL_SHIFT) - 1).op(Op.I32_AND);
+    fb.get(LEFT).i32(this.block.insns.length).op(Op.I32_LT_S).op(Op.I32_OR);
+    fb.if(); this.left(this.ord + 1); fb.op(Op.RETURN).op(Op.END);
+  }
+
   /**
    * The block's last instruction when it runs into the next page: the helper checks that page's
    * mapping first; when it moved, the block ends before the instruction.

@@ -1,5 +1,6 @@
 import type { BoundInsn } from '../cpu/decode-cache.js';
 import { operandSize } from '../cpu/ops/operands.js';
+import { isPause } from '../cpu/ops/data.js';
 import { Reg, Seg } from '../cpu/state-layout.js';
 import { Op } from './wasm-emitter.js';
 import type { EmitContext } from './emit-context.js';
@@ -23,6 +24,7 @@ export function xchg(ctx: EmitContext, i: BoundInsn): Emitted {
     ctx.setReg(size, i.reg, ctx.V);
     return Emitted.NEXT;
   }
+  if (isPause(i)) { ctx.pause(); return Emitted.NEXT; }
   const ra = a.method === 'Z' ? fixedRegister(i, a) : i.rm;
   const rb = b.method === 'G' ? i.reg : fixedRegister(i, b);
   if (ra === rb) return Emitted.NEXT;

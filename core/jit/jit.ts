@@ -7,7 +7,8 @@ import { locateUnsupported } from '../cpu/unsupported.js';
 import { A20_ON_KEY, Block, codePhys, discoverBlock, FLAT_KEY, keyCpl, modeKey, PAGING_KEY, relativeTarget, samePagePhys } from './block.js';
 import { BlockCache } from './block-cache.js';
 import { Dispatcher, JUMP_CACHE_BYTES } from './dispatch.js';
-import { HelperExit } from './emit-context.js';
+import { HelperExit, STALL_SHIFT } from './emit-context.js';
+import { isPause } from '../cpu/ops/data.js';
 import { Linker } from './links.js';
 import { lazyFlagCondition } from './lazy-flags.js';
 import { buildModule, type ExitSlot, HelperRecord } from './translate.js';
@@ -70,6 +71,8 @@ export class Jit {
   private end = 0;
   private faultEip = 0;
   private faultEsp = 0;
+  /** Instruction times the running chain's PAUSEs stalled: its `left` counts them as retired. */
+  private stalled = 0;
   private modulesSinceStart = 0;
   /** Memory offset of the dispatcher's jump cache (after the page tables). */
   private readonly jumpCache: number;
@@ -109,7 +112,7 @@ export class Jit {
     const cpu = this.cpu;
     const st = cpu.st;
     const interpreter = this.interpreter;
-    let end = cpu.retired + budget;
+    cpu.runEnd = cpu.retired + budget;
     interpreter.stopRequested = false;
     // Long before the mapping epoch could wrap around to an old entry's, the jump cache starts afresh.
     if ((st[S.MAPPING_EPOCH] | st[S.GLOBAL_EPOCH]) >>> 30 !== 0) {
@@ -117,17 +120,17 @@ export class Jit {
       st[S.MAPPING_EPOCH] = 0;
       st[S.GLOBAL_EPOCH] = 0;
     }
-    while (cpu.retired < end) {
+    while (cpu.retired < cpu.runEnd) {
       if (interpreter.stopRequested) return StopReason.STOPPED;
       const block = this.special() ? null : this.blockAtEip();
-      if (block !== null && block.fn !== null && block.insns.length <= end - cpu.retired
+      if (block !== null && block.fn !== null && block.insns.length <= cpu.runEnd - cpu.retired
         && block.lastByte >>> 0 <= st[S.SEG_LIMIT + Seg.CS] >>> 0) {
         const lin = (st[S.SEG_BASE + Seg.CS] + block.eip) | 0;
         this.dispatcher.remember(block, lin, cpu.pagingOn && cpu.paging.isGlobal(lin));
-        if (!this.runBlock(block, end)) end--;
+        if (!this.runBlock(block, cpu.runEnd)) cpu.runEnd--;
         continue;
       }
-      const reason = interpreter.run(end - cpu.retired, true);
+      const reason = interpreter.run(cpu.runEnd - cpu.retired, true);
       if (reason === StopReason.HALTED || reason === StopReason.STOPPED) return reason;
     }
     return StopReason.BUDGET;
@@ -169,11 +172,12 @@ export class Jit {
     const cpu = this.cpu;
     const entered = cpu.retired;
     this.end = end;
-    const tscAtEnd = end + cpu.haltedTicks;
+    this.stalled = 0;
+    const tscAtEnd = end + cpu.idleTicks;
     cpu.st[S.TSC_AT_END_LO] = tscAtEnd % TWO_32;
     cpu.st[S.TSC_AT_END_HI] = Math.floor(tscAtEnd / TWO_32);
     try {
-      cpu.retired = end - block.fn!(end - entered);
+      cpu.retired = end - block.fn!(end - entered) - this.stalled;
       return true;
     } catch (e) {
       if (e instanceof GuestError && !e.located) throw locateUnsupported(cpu, this.faultEip, e);
@@ -190,7 +194,7 @@ export class Jit {
   /** Every call-out from translated code: the instruction count and the fault point are exact here. */
   private callout(record: HelperRecord, left: number): void {
     const cpu = this.cpu;
-    cpu.retired = this.end - (left - record.ord);
+    cpu.retired = this.end - this.stalled - (left - record.ord);
     this.running = record.block;
     this.runningInvalidated = false;
     this.faultEip = record.block.eips[record.ord];
@@ -205,15 +209,17 @@ export class Jit {
 
   /**
    * Runs one instruction of translated code through the interpreter's executor, or with
-   * `emulate` (a deprivileged privileged instruction) through the monitor; returns HelperExit bits.
+   * `emulate` (a deprivileged privileged instruction) through the monitor; returns HelperExit bits,
+   * and with `reportStall` (the helper call-out, which EmitContext.pause uses) a PAUSE's stall.
    */
-  private runInstruction(record: HelperRecord, emulate = false): number {
+  private runInstruction(record: HelperRecord, emulate = false, reportStall = false): number {
     const cpu = this.cpu;
     const st = cpu.st;
     const { block, ord } = record;
     const insn = block.insns[ord];
     const next = block.nexts[ord];
     const a20 = st[S.A20_MASK];
+    const idle = cpu.idleTicks;
     if (emulate) {
       st[S.EIP] = next;
       this.interpreter.monitor!.emulate(insn);
@@ -223,9 +229,17 @@ export class Jit {
       insn.exec(cpu, insn);
     }
     if (st[S.INT_SHADOW] !== 0) st[S.INT_SHADOW]--;
+    // A PAUSE's stall comes out of the chain's budget (EmitContext.pause); through another call
+    // site (the page-crossing helper) it ends the chain.
+    const stall = cpu.idleTicks - idle;
+    let reported = 0;
+    if (stall !== 0 && reportStall && isPause(insn)) {
+      this.stalled += stall;
+      reported = stall << STALL_SHIFT;
+    }
     // A20 moved (port 0x92): the code's physical page may have changed under its EIP.
-    if (this.mustExit() || st[S.A20_MASK] !== a20) return HelperExit.RUN_LOOP;
-    return st[S.EIP] !== next ? HelperExit.JUMPED : 0;
+    if (this.mustExit() || st[S.A20_MASK] !== a20 || (stall !== 0 && reported === 0)) return HelperExit.RUN_LOOP | reported;
+    return (st[S.EIP] !== next ? HelperExit.JUMPED : 0) | reported;
   }
 
   /** The call-outs a module imports, bound to its records. */
@@ -236,7 +250,7 @@ export class Jit {
       helper: (index, left) => {
         const record = records[index];
         this.callout(record, left);
-        return this.runInstruction(record);
+        return this.runInstruction(record, false, true);
       },
       vmm: (index, left) => {
         const record = records[index];

@@ -88,6 +88,11 @@ export interface MachineStats {
 }
 
 const SLICE = 1 << 20;
+/**
+ * Instruction times a PAUSE stalls the CPU: about what one takes on Intel cores since Skylake
+ * (~140 cycles), so a spin-wait costs fewer emulated turns for the same time.
+ */
+const PAUSE_CYCLES = 140;
 /** 2000-01-01T00:00:00Z: the RTC's default power-on time, for reproducible runs. */
 const FIXED_EPOCH_MS = Date.UTC(2000, 0, 1);
 
@@ -151,6 +156,7 @@ export class Machine {
     // slice's end ends the slice there, so every event happens at its exact instruction.
     this.scheduler.attachClock(() => this.virtualNs);
     this.scheduler.onEarlierDeadline = () => { this.interpreter.stopRequested = true; };
+    this.cpu.onPause = () => this.stallForPause();
     this.com1.onTransmit((byte) => this.serialOut.push(byte));
     this.debugConsole.onOutput((byte) => this.debugOut.push(byte));
     this.exitPort.onExit((value, status) => {
@@ -328,8 +334,24 @@ export class Machine {
   /** Virtual time passes while the CPU is halted: the clock, the TSC and the timers move on. */
   private advanceIdleTo(ns: number): void {
     this.idleNs += Math.max(0, ns - this.virtualNs);
-    this.cpu.haltedTicks = Math.floor(this.idleNs / this.nsPerInstruction);
+    this.cpu.idleTicks = Math.floor(this.idleNs / this.nsPerInstruction);
     this.scheduler.advanceTo(this.virtualNs);
+  }
+
+  /**
+   * PAUSE: the CPU stalls PAUSE_CYCLES instruction times, as a recent core's PAUSE takes about
+   * that many cycles, so a spin-wait on the TSC or a timer takes that many fewer turns. The stall
+   * ends before the next timer event, and comes out of the budget, so that the event still
+   * happens at its exact instruction.
+   */
+  private stallForPause(): void {
+    // The instruction's own time comes after the stall.
+    const untilEvent = Math.floor((this.scheduler.nextDeadlineNs() - this.virtualNs) / this.nsPerInstruction) - 1;
+    const ticks = Math.min(PAUSE_CYCLES, untilEvent);
+    if (ticks <= 0) return;
+    this.idleNs += ticks * this.nsPerInstruction;
+    this.cpu.idleTicks = Math.floor(this.idleNs / this.nsPerInstruction);
+    this.cpu.runEnd -= ticks;
   }
 
   private haltedForGood(): boolean {

@@ -8,6 +8,11 @@ import { controlRegisterMove } from './system.js';
 import { Reg, S, Seg } from '../state-layout.js';
 import { Builder, HandlerMap, updateReader, operandSize, reader, readMemoryPair, signExtend, writer, writeBack } from './operands.js';
 
+/** Whether an instruction is PAUSE (F3 90: XCHG eAX,eAX with REP), which stalls the CPU (Cpu.onPause). */
+export function isPause(i: Insn): boolean {
+  return i.entry!.opcode === 0x90 && i.rep === 0xf3;
+}
+
 /** Data movement: MOV in its forms, MOVZX/MOVSX, LEA, XCHG, conversions, XLAT, far-pointer loads. */
 export const DATA_OPS: HandlerMap = {
   MOV: (entry, o32) => {
@@ -33,8 +38,8 @@ export const DATA_OPS: HandlerMap = {
     return (cpu, i) => cpu.setReg(size, i.reg, cpu.ea(i));
   },
   XCHG: (entry, o32) => {
-    // 90 is XCHG eAX,eAX: the one-byte NOP (and PAUSE).
-    if (entry.opcode === 0x90) return () => {};
+    // 90 is XCHG eAX,eAX: the one-byte NOP, and with F3 PAUSE.
+    if (entry.opcode === 0x90) return (cpu, i) => { if (isPause(i)) cpu.onPause?.(); };
     const readA = updateReader(entry, 0, o32), readB = reader(entry, 1, o32);
     const writeA = writeBack(entry, 0, o32), writeB = writer(entry, 1, o32);
     return (cpu, i) => {
