@@ -1,8 +1,8 @@
 import type { Block, ExitLink } from './block.js';
 
 /** Slots of one generation's table, and the modules that may import it. */
-const GENERATION_SLOTS = 2048;
-const GENERATION_MODULES = 64;
+const GENERATION_SLOTS = 256;
+const GENERATION_MODULES = 8;
 /** A module needs about this many free slots (up to 40 blocks; exits inside a group take none). */
 const MODULE_SLOTS = 128;
 
@@ -12,7 +12,8 @@ const MODULE_SLOTS = 128;
  * length, a `set` in proportion to the instances importing it, and a `grow` to both (measured:
  * 3.4 ms per instance at 65,536 slots, 150 µs per set with 1,000 instances). So tables stay
  * small and fixed, and a new generation starts when one is full; a slot may hold a function of
- * any generation, so links cross generations freely.
+ * any generation, so links cross generations freely. (A Linux boot's 590 instantiations took
+ * 480 ms with 2,048 slots and 64 modules a generation, 180 ms with 256 and 8; no exit lacked a slot.)
  */
 export class Generation {
   readonly table: WebAssembly.Table;
