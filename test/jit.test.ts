@@ -199,7 +199,7 @@ describe('JIT', () => {
       return machine;
     }
 
-    it('golden: ADD fused with JNZ looping in the group function, registers in locals across the loop, flags stored only where visible (not on the back edge)', () => {
+    it('golden: ADD fused with JNZ looping in the group function, registers loaded where used and stored at each exit, flags stored only where visible (not on the back edge)', () => {
       const machine = loopMachine(true);
       const cpu = machine.cpu;
       const block = discoverBlock(cpu, machine.interpreter, 0x10000, 0x10000, modeKey(cpu));
@@ -284,9 +284,9 @@ describe('JIT', () => {
 
 /**
  * The group function of `add eax, ebx; jnz` back to the add in flat 32-bit code (parameters:
- * the budget left, the block to run): the eight registers loaded into locals, then
- * the group's loop around a br_table; the block's entry test (the budget only: a CS limit of
- * 4 GiB is in the mode key; on failure EIP stored and return); the add, its flag record kept in
+ * the budget left, the block to run): the group's loop around a br_table; the block's entry
+ * test (the budget only: a CS limit of 4 GiB is in the mode key; on failure EIP stored and
+ * return); EAX and EBX loaded into their locals where the add first reads them; the add, its flag record kept in
  * locals, ZF from the result local (fused); the taken branch stores EAX, then the seven lazy-flag
  * words only if the budget left after 2 is below the block's length (the block overwrites every
  * flag before anything sees one, unless it leaves at once), charges 2 to the budget and branches
@@ -296,4 +296,4 @@ describe('JIT', () => {
  * Regenerate from the assertion's actual value when the translator changes on purpose, after
  * reading the difference.
  */
-const GOLDEN_ADD_JNZ = 'a102011b7f410028000021024100280004210341002800082104410028000c2105410028001021064100280014210741002800182108410028001c21090340024020010e0100000b2000410248044041004180800436002020000f0b2002210f20052110200f20106a2111200f211720102118201121192011210220194545044041002002360000200041026b41024804404100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d5113600280b200041026b2100410021010c010b410020023600004100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d511360028410041848004360020200041026b4107130000000b000b';
+const GOLDEN_ADD_JNZ = 'f701011b7f0340024020010e0100000b2000410248044041004180800436002020000f0b410028000021022002210f410028000c210520052110200f20106a2111200f211720102118201121192011210220194545044041002002360000200041026b41024804404100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d5113600280b200041026b2100410021010c010b410020023600004100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d511360028410041848004360020200041026b4107130000000b000b';

@@ -53,8 +53,9 @@ export const NEXT = 1;
 
 /**
  * Blocks of one page and mode translated into one function (translate.ts): an exit of one to
- * another is a branch inside the function. Between blocks, the registers are in locals as well
- * as in the state block, and the flags are in the state block.
+ * another is a branch inside the function. Between blocks, the registers and the flags are in
+ * the state block: each block loads the registers it uses, so none is live across the group's
+ * dispatch loop (V8's register allocator spilled them when all eight were).
  */
 export interface Group {
   readonly blocks: readonly Block[];
@@ -127,11 +128,6 @@ export class EmitContext {
   get flat(): boolean { return (this.block.key & FLAT_KEY) !== 0; }
   get a20On(): boolean { return (this.block.key & A20_ON_KEY) !== 0; }
 
-  /** The function's prologue: the registers into their locals. */
-  loadRegisters(): void {
-    for (let r = 0; r < 8; r++) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
-  }
-
   /** Starts block `block` in the state every block boundary has. */
   beginBlock(block: Block, index: number, recordBase: number, liveAfter: readonly number[]): void {
     this.block = block;
@@ -140,7 +136,7 @@ export class EmitContext {
     this.recordBase = recordBase;
     this.flags = null;
     this.stored = false;
-    this.loaded.fill(true);
+    this.loaded.fill(false);
     this.dirty.fill(false);
   }
 
@@ -278,7 +274,6 @@ export class EmitContext {
     const saved = { loaded: [...this.loaded], dirty: [...this.dirty] };
     this.flushRegisters();
     this.flushFlagsOnEdgeTo(inside, retired);
-    for (let r = 0; r < 8; r++) if (!this.loaded[r]) this.fb.i32(0).mem(Op.I32_LOAD, word(r)).set(r + 2);
     if (retired !== 0) { this.left(retired); fb.set(LEFT); }
     // A later block's code follows the end of its label, still open here; an earlier one is reached through the loop.
     if (inside > this.blockIndex) fb.br(fb.depth - (this.loopDepth + this.group.blocks.length - inside));

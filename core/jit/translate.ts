@@ -67,8 +67,7 @@ function translateBlock(ctx: EmitContext, block: Block, index: number, recordBas
 
 /**
  * Translates blocks of one page and mode into their group function (left, next) -> left, in
- * address order: the registers loaded (all eight: loading one the code never uses costs less
- * than finding out would cost at compile time), then a loop around a br_table on `next` whose
+ * address order: a loop around a br_table on `next` whose
  * targets are the blocks' code. An exit to a later block of the group branches straight to its
  * code; one to this or an earlier block sets `next` and branches back to the loop.
  */
@@ -77,7 +76,6 @@ export function translateGroup(blocks: readonly Block[], recordBases: number[], 
   const ctx = new EmitContext({ blocks, indexOf: new Map(blocks.map((b, k) => [b.phys, k])), liveIn: liveness.map((l) => l.in) },
     tablesOffset, slotFor);
   const fb = ctx.fb;
-  ctx.loadRegisters();
   fb.loop();
   ctx.loopDepth = fb.depth;
   for (let k = 0; k < blocks.length; k++) fb.block();
