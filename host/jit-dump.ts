@@ -1,6 +1,7 @@
 // --jit-dump DIR: each compiled module as DIR/module-NNNNN.wasm and, readable, module-NNNNN.wat —
-// wabt's text of the module, headed by the guest instructions of each block it holds (export
-// b<k> is block k). wabt is a development dependency, loaded only for this debugging aid.
+// wabt's text of the module, headed by the guest instructions of each block it holds (b<k>
+// numbers them; the module exports one function g<n> per group of blocks of one page and mode,
+// blocks in address order). wabt is a development dependency, loaded only for this debugging aid.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatInsn } from '../core/decoder/disassembler.js';

@@ -17,7 +17,7 @@ describe('wasmvisor boot --jit-dump', () => {
       const text = readFileSync(join(dir, 'module-00000.wat'), 'latin1');
       expect(text).to.match(/^;; b0: EIP [0-9a-f]{8}, physical [0-9a-f]{8}, mode key 0x[0-9a-f]+\n;; {3}[0-9a-f]{8} {2}\S/);
       expect(text).to.include('(module');
-      expect(text).to.include('(export "b0")');
+      expect(text).to.include('(export "g0")');
       expect(new Uint8Array(readFileSync(join(dir, wasm[0]))).subarray(0, 4)).to.deep.equal(new Uint8Array([0, 0x61, 0x73, 0x6d]));
     } finally {
       rmSync(dir, { recursive: true, force: true });

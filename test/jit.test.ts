@@ -230,6 +230,30 @@ describe('JIT', () => {
       expect(translated.stats().jit!.translatedInstructions).to.be.greaterThan(40);
     });
 
+    it('a group function runs the block at EIP\'s page offset, and returns at once for an EIP at no block\'s start', () => {
+      // mov ecx, 20 / top: inc eax / test eax, 1 / jz skip / inc ebx / skip: dec ecx / jnz top / hlt
+      const code = [0xb9, 20, 0, 0, 0, 0x40, 0xa9, 1, 0, 0, 0, 0x74, 0x01, 0x43, 0x49, 0x75, 0xf4, 0xf4];
+      const compiled: Block[] = [];
+      const machine = createMachine({ memoryMiB: 1, jit: { enabled: true, threshold: 8, onModule: (_b, _i, blocks) => compiled.push(...blocks) } });
+      enterFlatProtectedMode(machine.cpu);
+      machine.mem.writeBytes(0x10000, Uint8Array.from(code));
+      machine.cpu.st[S.EIP] = 0x10000;
+      machine.runSync({ maxInstructions: 1000 });
+      const group = compiled.find((b) => b.eip === 0x1000e)!.group;
+      expect(group.length, 'blocks sharing the group function').to.be.at.least(2);
+      const st = machine.cpu.st;
+      const ebx = compiled.find((b) => b.eip === 0x1000d)!;
+      // Entered at `inc ebx / dec ecx / jnz top` with ECX = 1 and a budget of that block: EBX + 1, ECX to 0, out at the hlt.
+      expect(ebx.insns.length).to.equal(3);
+      st[S.EIP] = 0x1000d; st[Reg.EBX] = 5; st[Reg.ECX] = 1;
+      expect(ebx.fn!(3)).to.equal(0);
+      expect([st[S.EIP], st[Reg.EBX], st[Reg.ECX]]).to.deep.equal([0x10011, 6, 0]);
+      // Inside `test eax, 1`'s bytes: not a block start, nothing runs.
+      st[S.EIP] = 0x10007;
+      expect(ebx.fn!(50)).to.equal(50);
+      expect([st[S.EIP], st[Reg.EBX], st[Reg.ECX]]).to.deep.equal([0x10007, 6, 0]);
+    });
+
     it('a group holding blocks of two code segments in one page branches by physical address, not EIP alone', () => {
       // Real mode. 0000:7C00 jmp far 07C1:0000. A (07C1:0000, physical 7C10): inc ax / test al, 1 /
       // jz A:0000 / jmp far 07C2:0000. B (07C2:0000, physical 7C20): inc bx / cmp bx, 20 / jne B:0008 /
@@ -283,8 +307,9 @@ describe('JIT', () => {
 });
 
 /**
- * The group function of `add eax, ebx; jnz` back to the add in flat 32-bit code (parameters:
- * the budget left, the block to run): the group's loop around a br_table; the block's entry
+ * The group function of `add eax, ebx; jnz` back to the add in flat 32-bit code (parameter:
+ * the budget left): the block to run selected by the page offset of EIP (the only block's, 0,
+ * else return), then the group's loop around a br_table; the block's entry
  * test (the budget only: a CS limit of 4 GiB is in the mode key; on failure EIP stored and
  * return); EAX and EBX loaded into their locals where the add first reads them; the add, its flag record kept in
  * locals, ZF from the result local (fused); the taken branch stores EAX, then the seven lazy-flag
@@ -296,4 +321,4 @@ describe('JIT', () => {
  * Regenerate from the assertion's actual value when the translator changes on purpose, after
  * reading the difference.
  */
-const GOLDEN_ADD_JNZ = 'f701011b7f0340024020010e0100000b2000410248044041004180800436002020000f0b410028000021022002210f410028000c210520052110200f20106a2111200f211720102118201121192011210220194545044041002002360000200041026b41024804404100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d5113600280b200041026b2100410021010c010b410020023600004100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d511360028410041848004360020200041026b4107130000000b000b';
+const GOLDEN_ADD_JNZ = '9102011c7f410028002041ff1f71210a200a410047044020000f0b410021010340024020010e0100000b2000410248044041004180800436002020000f0b410028000021022002210f410028000c210520052110200f20106a2111200f211720102118201121192011210220194545044041002002360000200041026b41024804404100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d5113600280b200041026b2100410021010c010b410020023600004100410036002c41004120360030410020173600384100201836003c4100201936003441004100360040410041d511360028410041848004360020200041026b4107130000000b000b';

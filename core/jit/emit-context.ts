@@ -48,7 +48,10 @@ export const STALL_SHIFT = 3;
 export const BLOCK_TYPE = 0;
 /** The parameter: instructions the block may still retire (the budget). */
 export const LEFT = 0;
-/** A group function's second parameter: the index in the group of the block to run next. */
+/**
+ * A group function's first local: the index in the group of the block to run next (at entry,
+ * the block at CS:EIP: see translate.ts selectEntry).
+ */
 export const NEXT = 1;
 
 /**
@@ -90,10 +93,10 @@ export interface FlagRecord {
  * (null: the dispatcher).
  */
 export class EmitContext {
-  readonly fb = new FunctionBody(2);
+  readonly fb = new FunctionBody(1);
   private readonly loaded = new Array<boolean>(8).fill(false);
   private readonly dirty = new Array<boolean>(8).fill(false);
-  /** Scratch locals; register r is local r + 2 (locals 0 and 1 are LEFT and NEXT). */
+  /** Scratch locals; register r is local r + 2 (locals 0 and 1 are LEFT, the parameter, and NEXT). */
   readonly OFF: number; readonly LIN: number; readonly PAGE: number; readonly PHYS: number; readonly FRAME: number;
   readonly A: number; readonly B: number; readonly R: number; readonly V: number; readonly T: number;
   readonly SP: number; readonly EXIT: number; readonly EIP: number;
@@ -115,6 +118,7 @@ export class EmitContext {
 
   constructor(readonly group: Group, readonly tablesOffset: number,
     private readonly slotFor: SlotFor) {
+    this.fb.local(ValType.I32);
     for (let r = 0; r < 8; r++) this.fb.local(ValType.I32);
     [this.OFF, this.LIN, this.PAGE, this.PHYS, this.FRAME, this.A, this.B, this.R, this.V, this.T, this.SP, this.EXIT, this.EIP,
       this.FA, this.FB, this.FR, this.FC, this.FCF, this.FOF] = Array.from({ length: 19 }, () => this.fb.local(ValType.I32));

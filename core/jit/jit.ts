@@ -17,7 +17,7 @@ import { PAGE_TABLES_BYTES } from '../mmu/memory-bus.js';
 export interface JitOptions {
   /** Executions of a block start before it is compiled (0: compile on first sight). */
   threshold: number;
-  /** Called with each compiled module's bytes and its blocks (export `b<k>` is blocks[k]) (--jit-dump). */
+  /** Called with each compiled module's bytes and its blocks (--jit-dump). */
   onModule?: (bytes: Uint8Array, index: number, blocks: readonly Block[]) => void;
 }
 
@@ -303,10 +303,10 @@ export class Jit {
     }
     if (this.options.threshold <= 1) this.addSuccessors(blocks);
     const table = this.linker.beginModule();
-    const { bytes, records, groups } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.exitSlot(block, eip));
+    const { bytes, records, groups, exports } = buildModule(blocks, this.cpu.mem.tablesOffset, (block, eip) => this.exitSlot(block, eip));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: this.memory, t: table }, j: this.importsFor(records) });
     blocks.forEach((b, k) => {
-      b.fn = instance.exports[`b${k}`] as (left: number) => number;
+      b.fn = instance.exports[exports[k]] as (left: number) => number;
       this.dispatcher.add(b);
     });
     for (const group of groups) for (const b of group) b.group = group;

@@ -1,7 +1,7 @@
-import { FunctionBody, ModuleBuilder, Op, ValType } from './wasm-emitter.js';
+import { ModuleBuilder, Op, ValType } from './wasm-emitter.js';
 import { BLOCK_TYPE, EmitContext, Import, LEFT, NEXT, word } from './emit-context.js';
 import { Attr } from '../decoder/table.js';
-import { DEPRIVILEGED_KEY } from './block.js';
+import { DEPRIVILEGED_KEY, FLAT_KEY } from './block.js';
 import { emitInline, Emitted } from './emit-ops.js';
 import { flagLiveness } from './flag-liveness.js';
 import { S, Seg } from '../cpu/state-layout.js';
@@ -66,16 +66,47 @@ function translateBlock(ctx: EmitContext, block: Block, index: number, recordBas
 }
 
 /**
- * Translates blocks of one page and mode into their group function (left, next) -> left, in
- * address order: a loop around a br_table on `next` whose
+ * The group function's prologue: NEXT = the index of the block starting at the page offset of
+ * CS:EIP, where whoever enters the function (the run loop, an exit, the dispatcher) has left
+ * EIP, by a binary search over the blocks' offsets (ascending, as the blocks are). The blocks
+ * share a physical page, so the offset names one. An EIP at no block's start (nothing enters so)
+ * returns to the run loop.
+ */
+function selectEntry(ctx: EmitContext, blocks: readonly Block[]): void {
+  const fb = ctx.fb;
+  fb.i32(0).mem(Op.I32_LOAD, word(S.EIP));
+  if ((blocks[0].key & FLAT_KEY) === 0) fb.i32(0).mem(Op.I32_LOAD, word(S.SEG_BASE + Seg.CS)).op(Op.I32_ADD);
+  fb.i32(0xfff).op(Op.I32_AND).set(ctx.OFF);
+  const offset = (k: number): number => blocks[k].phys & 0xfff;
+  const search = (first: number, end: number): void => {
+    if (end - first === 1) {
+      fb.get(ctx.OFF).i32(offset(first)).op(Op.I32_NE).if().get(LEFT).op(Op.RETURN).op(Op.END);
+      fb.i32(first).set(NEXT);
+      return;
+    }
+    const middle = (first + end) >> 1;
+    fb.get(ctx.OFF).i32(offset(middle)).op(Op.I32_LT_U).if();
+    search(first, middle);
+    fb.op(Op.ELSE);
+    search(middle, end);
+    fb.op(Op.END);
+  };
+  search(0, blocks.length);
+}
+
+/**
+ * Translates blocks of one page and mode into their group function (left) -> left, in address
+ * order: the entry's block selected (selectEntry), then a loop around a br_table on `next` whose
  * targets are the blocks' code. An exit to a later block of the group branches straight to its
- * code; one to this or an earlier block sets `next` and branches back to the loop.
+ * code; one to this or an earlier block sets `next` and branches back to the loop. The function
+ * is every one of its blocks' entry point: tables and the run loop call it directly.
  */
 export function translateGroup(blocks: readonly Block[], recordBases: number[], tablesOffset: number, slotFor: SlotFor): EmitContext {
   const liveness = blocks.map(flagLiveness);
   const ctx = new EmitContext({ blocks, indexOf: new Map(blocks.map((b, k) => [b.phys, k])), liveIn: liveness.map((l) => l.in) },
     tablesOffset, slotFor);
   const fb = ctx.fb;
+  selectEntry(ctx, blocks);
   fb.loop();
   ctx.loopDepth = fb.depth;
   for (let k = 0; k < blocks.length; k++) fb.block();
@@ -103,35 +134,28 @@ function groupsOf(blocks: Block[]): Block[][] {
 }
 
 /**
- * A module holding several blocks (exports b0, b1, ... in the order given) and the records its
- * call-outs index. The blocks of one page and mode share a group function; each export is a
- * tail call of its group's function with the block's index. `slotFor` allocates the
- * entry-table slot of an exit to a constant EIP outside the group.
+ * A module holding several blocks and the records its call-outs index. The blocks of one page
+ * and mode share a group function, exported as g0, g1, ...; `exports[k]` names the one of
+ * blocks[k]. `slotFor` allocates the entry-table slot of an exit to a constant EIP outside the
+ * group.
  */
 export function buildModule(blocks: Block[], tablesOffset: number, slotFor: SlotFor):
-  { bytes: Uint8Array<ArrayBuffer>; records: HelperRecord[]; groups: Block[][] } {
+  { bytes: Uint8Array<ArrayBuffer>; records: HelperRecord[]; groups: Block[][]; exports: string[] } {
   const m = new ModuleBuilder();
   const I = ValType.I32;
   if (m.type([I], [I]) !== BLOCK_TYPE) throw new Error('jit: the block type must come first');
-  const groupType = m.type([I, I], [I]);
   IMPORTS.forEach(([name, params]) => m.importFunc('j', name, m.type(new Array<ValType>(params).fill(I), [I])));
   const records: HelperRecord[] = [];
   const groups = groupsOf(blocks);
-  const entries = new Map<Block, { fn: number; index: number }>();
-  for (const group of groups) {
+  const exportOf = new Map<Block, string>();
+  groups.forEach((group, n) => {
     const recordBases = group.map((block) => {
       const base = records.length;
       for (let ord = 0; ord < block.insns.length; ord++) records.push({ block, ord });
       return base;
     });
-    const fn = m.addFunc(groupType, translateGroup(group, recordBases, tablesOffset, slotFor).fb, null);
-    group.forEach((block, index) => entries.set(block, { fn, index }));
-  }
-  blocks.forEach((block, k) => {
-    const { fn, index } = entries.get(block)!;
-    const wrapper = new FunctionBody(1);
-    wrapper.get(LEFT).i32(index).returnCall(fn);
-    m.addFunc(BLOCK_TYPE, wrapper, `b${k}`);
+    m.addFunc(BLOCK_TYPE, translateGroup(group, recordBases, tablesOffset, slotFor).fb, `g${n}`);
+    for (const block of group) exportOf.set(block, `g${n}`);
   });
-  return { bytes: m.encode(), records, groups };
+  return { bytes: m.encode(), records, groups, exports: blocks.map((block) => exportOf.get(block)!) };
 }
