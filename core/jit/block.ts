@@ -57,7 +57,10 @@ export class Block {
   readonly nexts: number[] = [];
   /** Executions counted before it was compiled. */
   hits = 0;
-  /** The compiled function: runs the block (and the blocks chained to it) with a budget, returns the budget left. */
+  /**
+   * The compiled function, its group's (translate.ts): with EIP at the block's start, runs the
+   * block (and the blocks chained to it) with a budget, returns the budget left.
+   */
   fn: ((left: number) => number) | null = null;
   /** Its exits to constant EIPs outside its group (entry-table slots), and the exits of other blocks linked to it. */
   readonly exits: ExitLink[] = [];
