@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { AF, CF, OF, PF, SF, ZF } from '../core/cpu/flags.js';
 import { CpuHarness, Reg, S } from './support/cpu-harness.js';
+import { Vec } from '../core/cpu/faults.js';
+import { ringMachine, runToFault, Sel } from './support/protected-mode.js';
 
 const ARITH = OF | SF | ZF | AF | PF | CF;
 const CODE32 = 0x10000;
@@ -226,5 +228,19 @@ describe('CMOVcc (core/cpu/ops/bits.ts)', () => {
     expect(h.eip).to.equal(0x3001);
     expect(h.read16(0x8000 - 6)).to.equal(0x1000);
     expect(h.get(Reg.EAX)).to.equal(0x1234);
+  });
+});
+
+describe('BTS/BTR/BTC on memory write through the segment', () => {
+  it('a read-only data segment: BT reads through it, BTS, BTR and BTC raise #GP(0) at themselves, memory unchanged', () => {
+    // mov ax, READONLY0 / mov es, ax / bt dword es:[0x30000], 3 / b?? dword es:[0x30000], 3 / hlt
+    for (const reg of [5, 6, 7]) {
+      const bitTest = (r: number): number[] => [0x26, 0x0f, 0xba, (r << 3) | 5, 0, 0, 3, 0, 3];
+      const h = ringMachine([0x66, 0xb8, Sel.READONLY0, 0, 0x8e, 0xc0, ...bitTest(4), ...bitTest(reg), 0xf4]);
+      h.load(0x30000, [0xaa, 0, 0, 0]);
+      const f = runToFault(h);
+      expect([f.vector, f.errorCode, f.eip], `/${reg}`).to.deep.equal([Vec.GP, 0, 0x1000f]);
+      expect(h.read32(0x30000), `/${reg}`).to.equal(0xaa);
+    }
   });
 });

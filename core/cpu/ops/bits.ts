@@ -43,7 +43,9 @@ function bitTest(op: BitOp): Builder {
       } else {
         let ea = cpu.ea(i);
         if (!immediate) ea += (offset >> shift) * (size >> 3);
-        const lin = cpu.linear(i.seg, i.a32 ? ea | 0 : ea & 0xffff, size >> 3);
+        // BTS/BTR/BTC write back: the segment must be writable (#GP(0) otherwise), as for any read-modify-write.
+        const offset32 = i.a32 ? ea | 0 : ea & 0xffff;
+        const lin = op === BitOp.TEST ? cpu.linear(i.seg, offset32, size >> 3) : cpu.linearWrite(i.seg, offset32, size >> 3);
         v = cpu.readLin(size, lin);
         if (op !== BitOp.TEST) cpu.writeLin(size, lin, modify(op, v, mask));
       }
