@@ -315,7 +315,7 @@ export function emitInline(ctx: EmitContext, i: BoundInsn): Emitted {
     case 'BSWAP': return byteSwap(ctx, i);
     case 'CLD': return directionFlag(ctx, false);
     case 'STD': return directionFlag(ctx, true);
-    case 'RDTSC': return rdtsc(ctx, i);
+    case 'RDTSC': return rdtsc(ctx);
     case 'XCHG': return xchg(ctx, i);
     case 'SETcc': return setcc(ctx, i);
     case 'CMOVcc': return cmovcc(ctx, i);

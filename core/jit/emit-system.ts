@@ -1,4 +1,3 @@
-import type { BoundInsn } from '../cpu/decode-cache.js';
 import { CR4_TSD } from '../cpu/ops/system.js';
 import { DF } from '../cpu/flags.js';
 import { Reg, S } from '../cpu/state-layout.js';
@@ -12,7 +11,7 @@ import { Emitted } from './emit-ops.js';
  * TSC_OFFSET. Outside CPL 0 a set CR4.TSD sends it to the helper, which raises #GP (or, under
  * the deprivileging monitor, lets the monitor emulate it).
  */
-export function rdtsc(ctx: EmitContext, _i: BoundInsn): Emitted {
+export function rdtsc(ctx: EmitContext): Emitted {
   const fb = ctx.fb;
   const load = (index: number): void => { fb.i32(0).mem(Op.I32_LOAD, word(index)); };
   const pair = (lo: number, hi: number): void => {

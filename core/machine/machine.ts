@@ -333,9 +333,14 @@ export class Machine {
 
   /** Virtual time passes while the CPU is halted: the clock, the TSC and the timers move on. */
   private advanceIdleTo(ns: number): void {
-    this.idleNs += Math.max(0, ns - this.virtualNs);
-    this.cpu.idleTicks = Math.floor(this.idleNs / this.nsPerInstruction);
+    this.addIdle(Math.max(0, ns - this.virtualNs));
     this.scheduler.advanceTo(this.virtualNs);
+  }
+
+  /** Idle time (halted or stalled) passes: the clock and the TSC count it. */
+  private addIdle(ns: number): void {
+    this.idleNs += ns;
+    this.cpu.idleTicks = Math.floor(this.idleNs / this.nsPerInstruction);
   }
 
   /**
@@ -349,8 +354,7 @@ export class Machine {
     const untilEvent = Math.floor((this.scheduler.nextDeadlineNs() - this.virtualNs) / this.nsPerInstruction) - 1;
     const ticks = Math.min(PAUSE_CYCLES, untilEvent);
     if (ticks <= 0) return;
-    this.idleNs += ticks * this.nsPerInstruction;
-    this.cpu.idleTicks = Math.floor(this.idleNs / this.nsPerInstruction);
+    this.addIdle(ticks * this.nsPerInstruction);
     this.cpu.runEnd -= ticks;
   }
 
